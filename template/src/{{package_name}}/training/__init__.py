@@ -1,0 +1,1 @@
+"""Training and evaluation steps of the pipeline."""
