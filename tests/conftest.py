@@ -1,0 +1,139 @@
+"""Shared helpers: render the template with copier, and install generated projects once.
+
+Projects are rendered with ``unsafe=False`` everywhere, which proves the
+template needs no ``--trust``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from copier import run_copy
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+ANSWERS_DIR = Path(__file__).parent / "answers"
+ANSWER_SETS = sorted(path.stem for path in ANSWERS_DIR.glob("*.yml"))
+
+# Environment for every subprocess: no telemetry, no analytics, a fixed git identity,
+# and the template's own venv first on PATH (it provides uv and just).
+QUIET_ENV = {
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+    "UV_NO_PROGRESS": "1",
+    "PRE_COMMIT_COLOR": "never",
+}
+
+
+def load_answers(name: str) -> dict[str, Any]:
+    """Answers of one supported combination (``tests/answers/<name>.yml``)."""
+    data = yaml.safe_load((ANSWERS_DIR / f"{name}.yml").read_text()) or {}
+    assert isinstance(data, dict)
+    return data
+
+
+def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment generated-project commands run with."""
+    env = {**os.environ, **QUIET_ENV, **(extra or {})}
+    # Do not leak the template's own virtualenv into the generated project's uv.
+    env.pop("VIRTUAL_ENV", None)
+    venv_bin = str(TEMPLATE_ROOT / ".venv" / "bin")
+    env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, *, check: bool = True, timeout: float = 900, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in ``cwd``; on failure show its output in the assertion."""
+    result = subprocess.run(
+        args,
+        cwd=cwd,
+        env=subprocess_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(args)}` failed in {cwd} with exit code {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def render(
+    dst: Path, answers: Mapping[str, Any] | None = None, *, src: Path = TEMPLATE_ROOT, **kwargs: Any
+) -> Path:
+    """Render the template (working tree, dirty changes included) into ``dst``."""
+    run_copy(
+        str(src),
+        dst,
+        data=dict(answers or {}),
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+        vcs_ref=kwargs.pop("vcs_ref", "HEAD"),
+        **kwargs,
+    )
+    return dst
+
+
+def git_commit_all(project: Path, message: str = "chore: generate project") -> None:
+    """Initialise git (if needed) and commit everything, as a user would after copying."""
+    if not (project / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "--quiet", "--no-verify", "-m", message], project)
+
+
+@dataclass(frozen=True)
+class InstalledProject:
+    """A generated project that has been committed and `just install`-ed."""
+
+    name: str
+    path: Path
+    answers: dict[str, Any]
+
+    @property
+    def package(self) -> str:
+        """Import name of the generated package."""
+        data = yaml.safe_load((self.path / ".copier-answers.yml").read_text())
+        return str(data["package_name"])
+
+    def just(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        """Run one of the project's own just recipes."""
+        return run(["just", *args], self.path, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Factory: generate, commit and install one answer set, once per session."""
+    cache: dict[str, InstalledProject] = {}
+
+    def get(name: str) -> InstalledProject:
+        if name not in cache:
+            answers = load_answers(name)
+            path = render(tmp_path_factory.mktemp(f"e2e-{name}") / "project", answers)
+            git_commit_all(path)
+            project = InstalledProject(name=name, path=path, answers=answers)
+            project.just("install")
+            cache[name] = project
+        return cache[name]
+
+    yield get
+    for project in cache.values():
+        shutil.rmtree(project.path, ignore_errors=True)
