@@ -9,11 +9,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 
 Task = Literal["classification", "regression"]
+Stage = Literal["development", "staging", "production", "archived"]
+
+# Whether a larger value of each metric is better; gates and comparisons rely on it.
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "accuracy": True,
+    "f1": True,
+    "precision": True,
+    "recall": True,
+    "roc_auc": True,
+    "r2": True,
+    "rmse": False,
+    "mae": False,
+}
 
 
 class _Strict(BaseModel):
@@ -44,6 +57,56 @@ class ModelConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class TrackingConfig(_Strict):
+    """MLflow experiment the pipeline logs runs to."""
+
+    experiment: str = Field(min_length=1)
+
+
+class RegistryConfig(_Strict):
+    """Registered model name and how far the pipeline promotes a new version."""
+
+    model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    promote_to: Literal["development", "staging"] = "staging"
+
+
+class GatesConfig(BaseModel):
+    """Promotion gates: ``min_<metric>``/``max_<metric>`` thresholds plus the fixed keys below.
+
+    ``max_regression`` is the largest relative loss on ``primary_metric`` allowed
+    against the current champion (0.05 = 5 %).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    primary_metric: str = Field(min_length=1)
+    max_regression: float = Field(default=0.05, ge=0.0)
+    require_drift_check: bool = False
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in HIGHER_IS_BETTER:
+            raise ValueError(f"unknown metric {value!r}; accepted: {', '.join(HIGHER_IS_BETTER)}")
+        return value
+
+    def thresholds(self) -> dict[str, float]:
+        """The ``min_*``/``max_*`` gates, validated to be numbers."""
+        extra = self.model_extra or {}
+        unknown = [key for key in extra if not key.startswith(("min_", "max_"))]
+        if unknown:
+            raise ConfigError(
+                f"Unknown gate(s) {', '.join(sorted(unknown))}; gates accepts min_<metric>, "
+                "max_<metric>, primary_metric, max_regression and require_drift_check."
+            )
+        thresholds: dict[str, float] = {}
+        for key, value in extra.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"Gate {key} must be a number, got {value!r}.")
+            thresholds[key] = float(value)
+        return thresholds
+
+
 class Params(_Strict):
     """Everything ``params.yaml`` may contain."""
 
@@ -51,6 +114,9 @@ class Params(_Strict):
     data: DataConfig
     split: SplitConfig = SplitConfig()
     model: ModelConfig
+    tracking: TrackingConfig
+    registry: RegistryConfig
+    gates: GatesConfig
 
 
 def load_params(path: Path) -> Params:

@@ -23,3 +23,15 @@ class ModelNotFittedError(ProjectError):
 
 class ModelNotFoundError(ProjectError):
     """A requested model, strategy or artifact does not exist."""
+
+
+class GateFailedError(ProjectError):
+    """A promotion was refused by one or more gates; nothing was changed."""
+
+
+class RegistryError(ProjectError):
+    """A registry operation is not allowed in the registry's current state."""
+
+
+class ProvenanceError(ProjectError):
+    """A model artifact does not match the digests recorded when it was registered."""

@@ -1,0 +1,97 @@
+"""Lineage facts recorded with every model version.
+
+A version is only trustworthy if it can be traced back to the exact code,
+data and parameters that produced it: git commit (and whether the tree had
+uncommitted changes), content hashes of the data and parameters, and the
+template version the project was generated from.
+"""
+
+import hashlib
+import json
+import subprocess  # nosec B404 - runs git with fixed arguments only
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a model came from."""
+
+    git_sha: str | None
+    git_dirty: bool
+    data_hash: str
+    params_hash: str
+    template_version: str | None
+
+    def as_tags(self) -> dict[str, str]:
+        """Flatten for MLflow tags (strings only)."""
+        return {f"lineage.{key}": "" if value is None else str(value) for key, value in asdict(self).items()}
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, streamed so large artifacts need no memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_files(paths: Iterable[Path]) -> str:
+    """One digest over several files, independent of the order given."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def sha256_json(value: Mapping[str, Any]) -> str:
+    """Digest of a mapping in canonical JSON form (sorted keys)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(  # nosec B603 B607 - fixed git invocation
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip()
+
+
+def git_state(root: Path) -> tuple[str | None, bool]:
+    """Current commit and whether tracked files differ from it."""
+    sha = _git(root, "rev-parse", "HEAD")
+    # dvc.lock is rewritten by `dvc repro` while the pipeline runs: not a code change.
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock")
+    return sha, bool(status)
+
+
+def template_version(root: Path) -> str | None:
+    """The copier-mlops version recorded in ``.copier-answers.yml``."""
+    answers = root / ".copier-answers.yml"
+    if not answers.is_file():
+        return None
+    data = yaml.safe_load(answers.read_text(encoding="utf-8")) or {}
+    commit = data.get("_commit")
+    return str(commit) if commit else None
+
+
+def collect(root: Path, data_files: Iterable[Path], model_config: Mapping[str, Any]) -> Lineage:
+    """Gather the lineage of a training run started now in ``root``."""
+    sha, dirty = git_state(root)
+    return Lineage(
+        git_sha=sha,
+        git_dirty=dirty,
+        data_hash=sha256_files(data_files),
+        params_hash=sha256_json(model_config),
+        template_version=template_version(root),
+    )

@@ -1,0 +1,1 @@
+"""The pipeline stages DVC runs: prepare → train → evaluate → register."""

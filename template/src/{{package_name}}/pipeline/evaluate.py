@@ -1,0 +1,64 @@
+"""``evaluate`` stage: score the trained model on held-out data.
+
+Writes ``reports/metrics.json`` (read by ``dvc metrics`` and the gates) and
+plot data under ``reports/plots`` (read by ``dvc plots``), and logs the
+metrics to the training run so the registry can compare versions.
+"""
+
+import joblib
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_curve
+
+from .. import tracking
+from ..config import Params
+from ..errors import ModelNotFoundError
+from ..models.adapter import ModelAdapter
+from ..models.base import SklearnClassifierStrategy
+from ..paths import ProjectPaths
+from .io import write_atomically, write_json
+from .metrics import evaluate as score
+from .prepare import load_prepared
+from .train import load_run
+
+
+def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
+    """Score the model from ``train`` and record metrics and plot data."""
+    if not paths.model_file.is_file():
+        raise ModelNotFoundError(f"{paths.model_file} is missing; run `just train` first.")
+    adapter: ModelAdapter = joblib.load(paths.model_file)
+    features, target = load_prepared(params, paths, "test")
+    scores = score(adapter.strategy, params.task, features, target)
+    write_json(paths.metrics, scores)
+    _write_plots(adapter, params, paths, features, target)
+
+    run = load_run(paths)
+    tracking.configure(paths.root, params.tracking.experiment)
+    client = MlflowClient()
+    for name, value in scores.items():
+        client.log_metric(run.run_id, name, value)
+    return scores
+
+
+def _write_plots(
+    adapter: ModelAdapter, params: Params, paths: ProjectPaths, features: pd.DataFrame, target: pd.Series
+) -> None:
+    predicted = adapter.strategy.predict(features)
+    if params.task == "classification":
+        _write_csv(paths, "confusion.csv", pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted}))
+        strategy = adapter.strategy
+        if isinstance(strategy, SklearnClassifierStrategy) and len(strategy.classes) == 2:  # noqa: PLR2004
+            fpr, tpr, _ = roc_curve(target, strategy.predict_proba(features)[:, 1], pos_label=strategy.classes[1])
+            _write_csv(paths, "roc.csv", pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+    else:
+        residuals = target.to_numpy() - predicted
+        _write_csv(
+            paths,
+            "residuals.csv",
+            pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted, "residual": np.round(residuals, 6)}),
+        )
+
+
+def _write_csv(paths: ProjectPaths, name: str, frame: pd.DataFrame) -> None:
+    write_atomically(paths.plots / name, lambda tmp: frame.to_csv(tmp, index=False))

@@ -1,0 +1,112 @@
+"""``train`` stage: fit the configured strategy and log the run to MLflow.
+
+The run records parameters, the training dataset, lineage tags and the model
+(with signature and input example). If anything fails inside the run, MLflow
+marks it FAILED, so half-finished runs never look like candidates.
+"""
+
+import logging
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import joblib
+import mlflow
+from mlflow.models import infer_signature
+
+from .. import lineage, tracking
+from ..config import Params
+from ..models.adapter import ModelAdapter
+from ..models.factory import build_model
+from ..models.pyfunc import MODEL_ARTIFACT, AdapterPyfunc
+from ..paths import ProjectPaths
+from .io import read_json, write_atomically, write_json
+from .prepare import load_prepared
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME_IN_RUN = "model"
+# Listing requirements explicitly spares MLflow a slow dependency inference.
+_RUNTIME_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "joblib", "pydantic", "pyyaml")
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What ``evaluate`` and ``register`` need to know about the training run."""
+
+    run_id: str
+    model_uri: str
+    model_kind: str
+    params_hash: str
+    signature_hash: str
+    lineage: dict[str, Any]
+
+
+def train(params: Params, paths: ProjectPaths) -> TrainedRun:
+    """Fit on the prepared training split, save the model, log everything to MLflow."""
+    features, target = load_prepared(params, paths, "train")
+    model_config = params.model.model_dump()
+    facts = lineage.collect(paths.root, [paths.train_data, paths.test_data], model_config)
+    tracking.configure(paths.root, params.tracking.experiment)
+
+    with mlflow.start_run() as run:
+        mlflow.set_tags({**facts.as_tags(), "model.kind": params.model.kind, "task": params.task})
+        mlflow.log_params(_flatten({"model": model_config, "split": params.split.model_dump()}))
+        mlflow.log_input(
+            mlflow.data.from_pandas(
+                features.assign(**{params.data.target: target}),
+                name=params.data.dataset,
+                targets=params.data.target,
+            ),
+            context="training",
+        )
+        strategy = build_model(params.task, params.model).fit(features, target)
+        adapter = ModelAdapter(strategy, feature_names=list(features.columns))
+        write_atomically(paths.model_file, lambda tmp: joblib.dump(adapter, tmp))
+        example = features.head(5)
+        signature = infer_signature(example, adapter.predict(example))
+        logged = mlflow.pyfunc.log_model(
+            name=MODEL_NAME_IN_RUN,
+            python_model=AdapterPyfunc(),
+            artifacts={MODEL_ARTIFACT: str(paths.model_file)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pinned_requirements(),
+        )
+        result = TrainedRun(
+            run_id=run.info.run_id,
+            model_uri=logged.model_uri,
+            model_kind=params.model.kind,
+            params_hash=facts.params_hash,
+            signature_hash=lineage.sha256_json(signature.to_dict()),
+            lineage=asdict(facts),
+        )
+    write_json(paths.run_record, asdict(result))
+    logger.info("Logged run %s with model %s", result.run_id, result.model_uri)
+    return result
+
+
+def load_run(paths: ProjectPaths) -> TrainedRun:
+    """The record ``train`` wrote for the latest run."""
+    return TrainedRun(**read_json(paths.run_record, produced_by="just train"))
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _pinned_requirements() -> list[str]:
+    requirements = []
+    for distribution in _RUNTIME_DISTRIBUTIONS:
+        try:
+            requirements.append(f"{distribution}=={version(distribution)}")
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies of the project
+            requirements.append(distribution)
+    return requirements

@@ -1,0 +1,1 @@
+"""Model registry on MLflow: semantic versions, stages via aliases, gates, provenance."""

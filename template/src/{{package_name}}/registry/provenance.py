@@ -1,0 +1,70 @@
+"""``provenance.json``: the fingerprint of a registered version's artifacts.
+
+Written once at registration (SHA-256 of every model file, plus lineage and
+metrics) and checked every time the model is loaded for prediction, so a
+corrupted or tampered artifact store is caught before it serves a request.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProvenanceError
+from ..lineage import sha256_file
+
+PROVENANCE_FILE = "provenance.json"
+
+
+def artifact_digests(model_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``model_dir``, keyed by relative POSIX path."""
+    return {
+        path.relative_to(model_dir).as_posix(): sha256_file(path)
+        for path in sorted(model_dir.rglob("*"))
+        if path.is_file()
+    }
+
+
+def build(
+    *,
+    semver: str,
+    version: str,
+    run_id: str,
+    lineage: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model_dir: Path,
+) -> dict[str, Any]:
+    """The provenance record of a version whose model files are in ``model_dir``."""
+    return {
+        "semver": semver,
+        "registry_version": version,
+        "mlflow_run_id": run_id,
+        "git_sha": lineage.get("git_sha"),
+        "git_dirty": lineage.get("git_dirty"),
+        "data_hash": lineage.get("data_hash"),
+        "params_hash": lineage.get("params_hash"),
+        "template_version": lineage.get("template_version"),
+        "metrics": dict(metrics),
+        "artifacts": artifact_digests(model_dir),
+    }
+
+
+def verify(model_dir: Path, provenance: Mapping[str, Any]) -> None:
+    """Check every recorded artifact digest against the files in ``model_dir``.
+
+    Raises:
+        ProvenanceError: a file is missing, extra, or its digest differs.
+    """
+    expected: Mapping[str, str] = provenance.get("artifacts", {})
+    actual = artifact_digests(model_dir)
+    problems = [f"{name} is missing" for name in sorted(set(expected) - set(actual))]
+    problems += [f"{name} is not in provenance" for name in sorted(set(actual) - set(expected))]
+    problems += [
+        f"{name} has digest {actual[name][:12]}…, expected {digest[:12]}…"
+        for name, digest in sorted(expected.items())
+        if name in actual and actual[name] != digest
+    ]
+    if problems:
+        raise ProvenanceError(
+            f"Model {provenance.get('semver')} failed its integrity check: {'; '.join(problems)}. "
+            "Restore the artifact store or register the model again."
+        )
