@@ -51,7 +51,10 @@ def _register(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> 
     from .pipeline.register import register  # noqa: PLC0415
 
     result = register(params, paths, pinned=args.version, by=args.by)
-    print(f"registered {params.registry.model_name} {result.version} ({result.bump}); stage: {result.stage}")
+    print(
+        f"registered {params.registry.model_name} {result.version} ({result.bump}); "
+        f"stage: {result.stage}"
+    )
     for refusal in result.refused:
         print(f"not promoted: {refusal}", file=sys.stderr)
     return 0
@@ -62,7 +65,9 @@ def _predict(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> i
 
     source: Path = args.input
     if not source.is_file():
-        raise DataValidationError(f"Input file {source} not found; pass a CSV or Parquet file of feature rows.")
+        raise DataValidationError(
+            f"Input file {source} not found; pass a CSV or Parquet file of feature rows."
+        )
     frame = pd.read_parquet(source) if source.suffix == ".parquet" else pd.read_csv(source)
     frame = frame.drop(columns=[params.data.target], errors="ignore")
     model, record = ModelRegistry(paths, params).load(args.model)
@@ -79,11 +84,16 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
     action = args.action
     if action == "list":
         metric = params.gates.primary_metric
-        names = [metric, *sorted({key.split("_", 1)[1] for key in params.gates.thresholds()} - {metric})]
+        names = [
+            metric,
+            *sorted({key.split("_", 1)[1] for key in params.gates.thresholds()} - {metric}),
+        ]
         print(report.versions_table(registry.versions(), names))
     elif action == "info":
         record = registry.get(args.version)
-        info = record.summary() | {"history": [e.__dict__ for e in registry.history() if e.version == record.semver]}
+        info = record.summary() | {
+            "history": [e.__dict__ for e in registry.history() if e.version == record.semver]
+        }
         print(json.dumps(info, indent=2, sort_keys=True))
     elif action == "compare":
         print(report.comparison_table(registry.get(args.first), registry.get(args.second)))
@@ -95,7 +105,9 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
             print(result.describe())
     else:
         operations = {
-            "promote": lambda: registry.promote(args.version, args.to, by=args.by, reason=args.reason),
+            "promote": lambda: registry.promote(
+                args.version, args.to, by=args.by, reason=args.reason
+            ),
             "demote": lambda: registry.demote(args.version, by=args.by, reason=args.reason),
             "archive": lambda: registry.archive(args.version, by=args.by, reason=args.reason),
             "rollback": lambda: registry.rollback(args.version, by=args.by, reason=args.reason),
@@ -114,18 +126,30 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=__package__, description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    parser.add_argument("--params", type=Path, default=None, help="parameters file (default: <project>/params.yaml)")
+    parser.add_argument(
+        "--params", type=Path, default=None, help="parameters file (default: <project>/params.yaml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("prepare", help="validate the data and write the train/test split")
     commands.add_parser("train", help="train the configured model and log the run to MLflow")
-    commands.add_parser("evaluate", help="score the model on held-out data; write metrics and plots")
-    register = commands.add_parser("register", help="register the model; promote it through the gates")
+    commands.add_parser(
+        "evaluate", help="score the model on held-out data; write metrics and plots"
+    )
+    register = commands.add_parser(
+        "register", help="register the model; promote it through the gates"
+    )
     register.add_argument("--version", help="pin the semantic version instead of deriving it")
     register.add_argument("--by", help="who is registering (default: your login)")
-    predict = commands.add_parser("predict", help="predict a CSV/Parquet file with a registered version")
-    predict.add_argument("--model", default="@champion", help="version (1.2.0) or alias (@champion, @challenger)")
-    predict.add_argument("--input", type=Path, required=True, help="CSV or Parquet file of feature rows")
+    predict = commands.add_parser(
+        "predict", help="predict a CSV/Parquet file with a registered version"
+    )
+    predict.add_argument(
+        "--model", default="@champion", help="version (1.2.0) or alias (@champion, @challenger)"
+    )
+    predict.add_argument(
+        "--input", type=Path, required=True, help="CSV or Parquet file of feature rows"
+    )
 
     models = commands.add_parser("models", help="inspect and manage the model registry")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -136,18 +160,25 @@ def _build_parser() -> argparse.ArgumentParser:
     promote.add_argument("version")
     promote.add_argument("--to", choices=["staging", "production"], required=True)
     _add_actor(promote)
-    for name, text in (("demote", "move a version one stage down"), ("archive", "retire a version")):
+    for name, text in (
+        ("demote", "move a version one stage down"),
+        ("archive", "retire a version"),
+    ):
         action = actions.add_parser(name, help=text)
         action.add_argument("version")
         _add_actor(action)
-    rollback = actions.add_parser("rollback", help="put the previous (or given) version back in production")
+    rollback = actions.add_parser(
+        "rollback", help="put the previous (or given) version back in production"
+    )
     rollback.add_argument("version", nargs="?", default=None)
     _add_actor(rollback)
     compare = actions.add_parser("compare", help="metric table of two versions with deltas")
     compare.add_argument("first")
     compare.add_argument("second")
     actions.add_parser("history", help="who did what, when and why")
-    gates = actions.add_parser("gates", help="evaluate the gates for a version without promoting it")
+    gates = actions.add_parser(
+        "gates", help="evaluate the gates for a version without promoting it"
+    )
     gates.add_argument("version")
     gates.add_argument("--to", choices=["staging", "production"], default="production")
     return parser

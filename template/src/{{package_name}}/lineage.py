@@ -8,6 +8,7 @@ template version the project was generated from.
 
 import hashlib
 import json
+import shutil
 import subprocess  # nosec B404 - runs git with fixed arguments only
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -31,7 +32,10 @@ class Lineage:
 
     def as_tags(self) -> dict[str, str]:
         """Flatten for MLflow tags (strings only)."""
-        return {f"lineage.{key}": "" if value is None else str(value) for key, value in asdict(self).items()}
+        return {
+            f"lineage.{key}": "" if value is None else str(value)
+            for key, value in asdict(self).items()
+        }
 
 
 def sha256_file(path: Path) -> str:
@@ -58,9 +62,12 @@ def sha256_json(value: Mapping[str, Any]) -> str:
 
 
 def _git(root: Path, *args: str) -> str | None:
+    git = shutil.which("git")
+    if git is None:
+        return None
     try:
-        result = subprocess.run(  # nosec B603 B607 - fixed git invocation
-            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
+        result = subprocess.run(  # noqa: S603  # nosec B603 - fixed arguments, no shell
+            [git, *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
         )
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return None
@@ -71,7 +78,9 @@ def git_state(root: Path) -> tuple[str | None, bool]:
     """Current commit and whether tracked files differ from it."""
     sha = _git(root, "rev-parse", "HEAD")
     # dvc.lock is rewritten by `dvc repro` while the pipeline runs: not a code change.
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock")
+    status = _git(
+        root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock"
+    )
     return sha, bool(status)
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from .adapter import ModelAdapter
 
 MODEL_ARTIFACT = "adapter"
 
 
-class AdapterPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class AdapterPyfunc(PythonModel):
     """Load the joblib-serialised adapter and delegate ``predict`` to it."""
 
     def __init__(self) -> None:

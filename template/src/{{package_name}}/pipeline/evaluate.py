@@ -42,21 +42,37 @@ def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
 
 
 def _write_plots(
-    adapter: ModelAdapter, params: Params, paths: ProjectPaths, features: pd.DataFrame, target: pd.Series
+    adapter: ModelAdapter,
+    params: Params,
+    paths: ProjectPaths,
+    features: pd.DataFrame,
+    target: pd.Series,
 ) -> None:
     predicted = adapter.strategy.predict(features)
     if params.task == "classification":
-        _write_csv(paths, "confusion.csv", pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted}))
+        _write_csv(
+            paths,
+            "confusion.csv",
+            pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted}),
+        )
         strategy = adapter.strategy
         if isinstance(strategy, SklearnClassifierStrategy) and len(strategy.classes) == 2:  # noqa: PLR2004
-            fpr, tpr, _ = roc_curve(target, strategy.predict_proba(features)[:, 1], pos_label=strategy.classes[1])
+            fpr, tpr, _ = roc_curve(
+                target, strategy.predict_proba(features)[:, 1], pos_label=strategy.classes[1]
+            )
             _write_csv(paths, "roc.csv", pd.DataFrame({"fpr": fpr, "tpr": tpr}))
     else:
         residuals = target.to_numpy() - predicted
         _write_csv(
             paths,
             "residuals.csv",
-            pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted, "residual": np.round(residuals, 6)}),
+            pd.DataFrame(
+                {
+                    "actual": target.to_numpy(),
+                    "predicted": predicted,
+                    "residual": np.round(residuals, 6),
+                }
+            ),
         )
 
 

@@ -50,12 +50,17 @@ def register(
     refused: list[str] = []
     if params.registry.promote_to == "staging":
         try:
-            record = registry.promote(record.semver, "staging", by=by, reason="automatic promotion by the pipeline")
+            record = registry.promote(
+                record.semver, "staging", by=by, reason="automatic promotion by the pipeline"
+            )
         except GateFailedError as exc:
             refused.append(str(exc))
             logger.warning("%s", exc)
     result = Registration(
-        version=record.semver, stage=record.stage, bump=record.tags.get("semver.bump", ""), refused=refused
+        version=record.semver,
+        stage=record.stage,
+        bump=record.tags.get("semver.bump", ""),
+        refused=refused,
     )
     write_json(paths.registration, result.__dict__)
     return result

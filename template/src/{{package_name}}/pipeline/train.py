@@ -12,6 +12,7 @@ from typing import Any
 
 import joblib
 import mlflow
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
 from .. import lineage, tracking
@@ -27,7 +28,15 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
 # Listing requirements explicitly spares MLflow a slow dependency inference.
-_RUNTIME_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "joblib", "pydantic", "pyyaml")
+_RUNTIME_DISTRIBUTIONS = (
+    "mlflow",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "joblib",
+    "pydantic",
+    "pyyaml",
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
         mlflow.set_tags({**facts.as_tags(), "model.kind": params.model.kind, "task": params.task})
         mlflow.log_params(_flatten({"model": model_config, "split": params.split.model_dump()}))
         mlflow.log_input(
-            mlflow.data.from_pandas(
+            from_pandas(
                 features.assign(**{params.data.target: target}),
                 name=params.data.dataset,
                 targets=params.data.target,

@@ -53,7 +53,10 @@ def regression_gate(
     loss = (baseline - actual) if HIGHER_IS_BETTER[metric] else (actual - baseline)
     relative = loss / abs(baseline) if baseline else loss
     return GateResult(
-        "max_regression", relative <= config.max_regression, round(relative, 6), config.max_regression
+        "max_regression",
+        relative <= config.max_regression,
+        round(relative, 6),
+        config.max_regression,
     )
 
 
@@ -61,16 +64,31 @@ def drift_gate(config: GatesConfig, drift_status: str | None) -> GateResult | No
     """A passed drift check, when ``require_drift_check`` is on."""
     if not config.require_drift_check:
         return None
-    return GateResult("require_drift_check", drift_status == "passed", drift_status or "none", "passed")
+    return GateResult(
+        "require_drift_check", drift_status == "passed", drift_status or "none", "passed"
+    )
 
 
 def lineage_gate(lineage: Mapping[str, str]) -> list[GateResult]:
     """Production needs a known commit, a clean tree and a data version."""
     return [
-        GateResult("lineage.git_sha", bool(lineage.get("git_sha")), lineage.get("git_sha") or "missing", "present"),
-        GateResult("lineage.git_dirty", lineage.get("git_dirty") == "False", lineage.get("git_dirty"), "False"),
         GateResult(
-            "lineage.data_hash", bool(lineage.get("data_hash")), lineage.get("data_hash") or "missing", "present"
+            "lineage.git_sha",
+            bool(lineage.get("git_sha")),
+            lineage.get("git_sha") or "missing",
+            "present",
+        ),
+        GateResult(
+            "lineage.git_dirty",
+            lineage.get("git_dirty") == "False",
+            lineage.get("git_dirty"),
+            "False",
+        ),
+        GateResult(
+            "lineage.data_hash",
+            bool(lineage.get("data_hash")),
+            lineage.get("data_hash") or "missing",
+            "present",
         ),
     ]
 
@@ -84,4 +102,7 @@ def enforce(version: str, stage: str, results: list[GateResult]) -> None:
     failed = [result for result in results if not result.passed]
     if failed:
         details = "; ".join(result.describe() for result in failed)
-        raise GateFailedError(f"Promotion of {version} to {stage} refused by {len(failed)} gate(s): {details}. Nothing was changed.")
+        raise GateFailedError(
+            f"Promotion of {version} to {stage} refused by {len(failed)} gate(s): {details}. "
+            "Nothing was changed."
+        )

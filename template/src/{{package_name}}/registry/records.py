@@ -46,7 +46,9 @@ class VersionRecord:
     @property
     def metrics(self) -> dict[str, float]:
         """Held-out metrics recorded at registration."""
-        return {key[7:]: float(value) for key, value in self.tags.items() if key.startswith("metric.")}
+        return {
+            key[7:]: float(value) for key, value in self.tags.items() if key.startswith("metric.")
+        }
 
     @property
     def lineage(self) -> dict[str, str]:

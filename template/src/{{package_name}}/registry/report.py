@@ -10,7 +10,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Left-aligned columns separated by two spaces."""
     cells = [[str(value) for value in row] for row in [headers, *rows]]
     widths = [max(len(row[index]) for row in cells) for index in range(len(headers))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines = [
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ]
     return "\n".join([lines[0], "  ".join("-" * width for width in widths), *lines[1:]])
 
 
@@ -25,7 +28,10 @@ def versions_table(records: Sequence[VersionRecord], metric_names: Sequence[str]
             record.stage,
             record.registered_at.strftime("%Y-%m-%d %H:%M:%S"),
             record.tags.get("model.kind", ""),
-            *(f"{record.metrics[name]:.4f}" if name in record.metrics else "-" for name in metric_names),
+            *(
+                f"{record.metrics[name]:.4f}" if name in record.metrics else "-"
+                for name in metric_names
+            ),
         ]
         for record in records
     ]
@@ -41,7 +47,13 @@ def comparison_table(first: VersionRecord, second: VersionRecord) -> str:
             rows.append([name, a if a is not None else "-", b if b is not None else "-", "-", "-"])
             continue
         delta = b - a
-        better = "=" if delta == 0 else (second.semver if (delta > 0) == HIGHER_IS_BETTER.get(name, True) else first.semver)
+        better = (
+            "="
+            if delta == 0
+            else (
+                second.semver if (delta > 0) == HIGHER_IS_BETTER.get(name, True) else first.semver
+            )
+        )
         rows.append([name, f"{a:.4f}", f"{b:.4f}", f"{delta:+.4f}", better])
     return table(["metric", first.semver, second.semver, "delta", "better"], rows)
 
@@ -51,7 +63,14 @@ def history_table(events: Sequence[AuditEvent]) -> str:
     if not events:
         return "No registry events yet."
     rows = [
-        [event.at, event.by, event.action, event.version, f"{event.from_stage or '-'} → {event.to_stage or '-'}", event.reason]
+        [
+            event.at,
+            event.by,
+            event.action,
+            event.version,
+            f"{event.from_stage or '-'} → {event.to_stage or '-'}",
+            event.reason,
+        ]
         for event in events
     ]
     return table(["when (UTC)", "who", "action", "version", "stage", "why"], rows)

@@ -35,7 +35,9 @@ class SemVer:
         """
         match = _PATTERN.match(text.strip().removeprefix("v"))
         if match is None:
-            raise RegistryError(f"{text!r} is not a semantic version; use MAJOR.MINOR.PATCH, e.g. 1.4.0.")
+            raise RegistryError(
+                f"{text!r} is not a semantic version; use MAJOR.MINOR.PATCH, e.g. 1.4.0."
+            )
         return cls(*(int(part) for part in match.groups()))
 
     def bump(self, part: Bump) -> "SemVer":
@@ -59,7 +61,9 @@ class Fingerprint:
     params_hash: str
 
 
-def bump_kind(candidate: Fingerprint, latest: Fingerprint | None, production: Fingerprint | None) -> Bump:
+def bump_kind(
+    candidate: Fingerprint, latest: Fingerprint | None, production: Fingerprint | None
+) -> Bump:
     """Which part to bump for ``candidate`` given the latest and the production versions."""
     if production is not None and candidate.signature_hash != production.signature_hash:
         return "major"

@@ -84,12 +84,16 @@ class ModelRegistry:
             if record.semver == wanted:
                 return record
         known = ", ".join(record.semver for record in self.versions()) or "none"
-        raise ModelNotFoundError(f"Model {self.name!r} has no version {wanted}; registered: {known}.")
+        raise ModelNotFoundError(
+            f"Model {self.name!r} has no version {wanted}; registered: {known}."
+        )
 
     def by_alias(self, alias: str) -> VersionRecord | None:
         """The version holding ``alias``, if any."""
         try:
-            return VersionRecord.from_mlflow(self.client.get_model_version_by_alias(self.name, alias))
+            return VersionRecord.from_mlflow(
+                self.client.get_model_version_by_alias(self.name, alias)
+            )
         except MlflowException:
             return None
 
@@ -99,7 +103,11 @@ class ModelRegistry:
             tags = self.client.get_registered_model(self.name).tags
         except MlflowException:
             return []
-        return [AuditEvent.from_tag_value(tags[key]) for key in sorted(tags) if key.startswith(AUDIT_PREFIX)]
+        return [
+            AuditEvent.from_tag_value(tags[key])
+            for key in sorted(tags)
+            if key.startswith(AUDIT_PREFIX)
+        ]
 
     def provenance(self, record: VersionRecord) -> dict[str, Any]:
         """The provenance record of ``record``, checked against the digest in the registry.
@@ -192,7 +200,10 @@ class ModelRegistry:
                 "model.params_hash": fingerprint.params_hash,
                 "model.signature_hash": fingerprint.signature_hash,
                 **{f"metric.{name}": str(value) for name, value in metrics.items()},
-                **{f"lineage.{key}": "" if value is None else str(value) for key, value in lineage.items()},
+                **{
+                    f"lineage.{key}": "" if value is None else str(value)
+                    for key, value in lineage.items()
+                },
             }
             self._ensure_registered_model()
             model_version = mlflow.register_model(model_uri, self.name, tags=tags)
@@ -203,7 +214,9 @@ class ModelRegistry:
                 self.client.delete_model_version(self.name, model_version.version)
                 raise
             record = self.get(str(semver))
-            self._audit(by, "register", record, None, "development", reason)
+            self._audit(
+                by, "register", record, from_stage=None, to_stage="development", reason=reason
+            )
             return record
 
     def check(self, record: VersionRecord, stage: Stage) -> list[gates.GateResult]:
@@ -222,7 +235,9 @@ class ModelRegistry:
             results.extend(gates.lineage_gate(record.lineage))
         return results
 
-    def promote(self, ref: str, to: Stage, *, by: str | None = None, reason: str = "") -> VersionRecord:
+    def promote(
+        self, ref: str, to: Stage, *, by: str | None = None, reason: str = ""
+    ) -> VersionRecord:
         """Move a version to ``staging`` or ``production`` through the gates.
 
         Raises:
@@ -236,10 +251,12 @@ class ModelRegistry:
             if record.stage == to:
                 raise RegistryError(f"Version {record.semver} is already in {to}.")
             if record.stage == "production":
-                raise RegistryError(f"Version {record.semver} is in production; use demote to move it down.")
+                raise RegistryError(
+                    f"Version {record.semver} is in production; use demote to move it down."
+                )
             gates.enforce(record.semver, to, self.check(record, to))
             self._move(record, to)
-            self._audit(by, "promote", record, record.stage, to, reason)
+            self._audit(by, "promote", record, from_stage=record.stage, to_stage=to, reason=reason)
             return self._verified(record.semver)
 
     def demote(self, ref: str, *, by: str | None = None, reason: str = "") -> VersionRecord:
@@ -257,10 +274,13 @@ class ModelRegistry:
                 target = "development"
             else:
                 raise RegistryError(
-                    f"Version {record.semver} is in {record.stage}; only production or staging can be demoted."
+                    f"Version {record.semver} is in {record.stage}; "
+                    "only production or staging can be demoted."
                 )
             self._move(record, target)
-            self._audit(by, "demote", record, record.stage, target, reason)
+            self._audit(
+                by, "demote", record, from_stage=record.stage, to_stage=target, reason=reason
+            )
             return self._verified(record.semver)
 
     def archive(self, ref: str, *, by: str | None = None, reason: str = "") -> VersionRecord:
@@ -270,10 +290,14 @@ class ModelRegistry:
             if record.stage == "archived":
                 raise RegistryError(f"Version {record.semver} is already archived.")
             self._move(record, "archived")
-            self._audit(by, "archive", record, record.stage, "archived", reason)
+            self._audit(
+                by, "archive", record, from_stage=record.stage, to_stage="archived", reason=reason
+            )
             return self._verified(record.semver)
 
-    def rollback(self, ref: str | None = None, *, by: str | None = None, reason: str = "") -> VersionRecord:
+    def rollback(
+        self, ref: str | None = None, *, by: str | None = None, reason: str = ""
+    ) -> VersionRecord:
         """Put a previous version back in production (default: the one before the champion).
 
         Metric gates are skipped (this is the emergency path) but the target's
@@ -289,7 +313,14 @@ class ModelRegistry:
                 raise RegistryError(f"Version {target.semver} is already the champion.")
             self.verify_artifacts(target)
             self._move(target, "production")
-            self._audit(by, "rollback", target, target.stage, "production", reason)
+            self._audit(
+                by,
+                "rollback",
+                target,
+                from_stage=target.stage,
+                to_stage="production",
+                reason=reason,
+            )
             return self._verified(target.semver)
 
     def verify_artifacts(self, record: VersionRecord) -> None:
@@ -310,7 +341,14 @@ class ModelRegistry:
         with self._locked():
             record = self.get(ref)
             self.client.set_model_version_tag(self.name, record.version, DRIFT_TAG, status)
-            self._audit(by, f"drift-check-{status}", record, record.stage, record.stage, "")
+            self._audit(
+                by,
+                f"drift-check-{status}",
+                record,
+                from_stage=record.stage,
+                to_stage=record.stage,
+                reason="",
+            )
             return self.get(record.semver)
 
     # -- internals -------------------------------------------------------------
@@ -340,26 +378,37 @@ class ModelRegistry:
             )
             path = Path(tmp) / provenance.PROVENANCE_FILE
             path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            self.client.log_artifact(record.run_id, str(path), artifact_path=f"provenance/{record.semver}")
-            self.client.set_model_version_tag(self.name, record.version, PROVENANCE_DIGEST_TAG, sha256_file(path))
+            self.client.log_artifact(
+                record.run_id, str(path), artifact_path=f"provenance/{record.semver}"
+            )
+            self.client.set_model_version_tag(
+                self.name, record.version, PROVENANCE_DIGEST_TAG, sha256_file(path)
+            )
 
     def _set_stage(self, record: VersionRecord, stage: Stage) -> None:
         self.client.set_model_version_tag(self.name, record.version, STAGE_TAG, stage)
 
     def _move(self, record: VersionRecord, to: Stage) -> None:
         """Change stage and aliases together; the previous holder of the alias steps down."""
-        for stage, alias in STAGE_ALIAS.items():
-            holder = self.by_alias(alias)
+        for stage, held in STAGE_ALIAS.items():
+            holder = self.by_alias(held)
             if holder is not None and holder.version == record.version and stage != to:
-                self.client.delete_registered_model_alias(self.name, alias)
+                self.client.delete_registered_model_alias(self.name, held)
         alias = STAGE_ALIAS.get(to)
         if alias is not None:
             holder = self.by_alias(alias)
             if holder is not None and holder.version != record.version:
-                # The displaced champion is archived; the displaced challenger returns to development.
+                # A displaced champion is archived; a displaced challenger goes back to development.
                 displaced: Stage = "archived" if to == "production" else "development"
                 self._set_stage(holder, displaced)
-                self._audit(None, "displace", holder, holder.stage, displaced, f"replaced by {record.semver}")
+                self._audit(
+                    None,
+                    "displace",
+                    holder,
+                    from_stage=holder.stage,
+                    to_stage=displaced,
+                    reason=f"replaced by {record.semver}",
+                )
             self.client.set_registered_model_alias(self.name, alias, record.version)
         self._set_stage(record, to)
 
@@ -375,7 +424,9 @@ class ModelRegistry:
     def _verified(self, semver: str) -> VersionRecord:
         """Check-after-write: production and the champion alias must agree."""
         champion = self.by_alias(CHAMPION)
-        in_production = [record.semver for record in self.versions() if record.stage == "production"]
+        in_production = [
+            record.semver for record in self.versions() if record.stage == "production"
+        ]
         expected = [champion.semver] if champion else []
         if in_production != expected:
             raise RegistryError(
@@ -385,7 +436,14 @@ class ModelRegistry:
         return self.get(semver)
 
     def _audit(
-        self, by: str | None, action: str, record: VersionRecord, from_stage: str | None, to_stage: str | None, reason: str
+        self,
+        by: str | None,
+        action: str,
+        record: VersionRecord,
+        *,
+        from_stage: str | None,
+        to_stage: str | None,
+        reason: str,
     ) -> None:
         now = datetime.now(tz=UTC)
         event = AuditEvent(
