@@ -114,25 +114,34 @@ class InstalledProject:
         data = yaml.safe_load((self.path / ".copier-answers.yml").read_text())
         return str(data["package_name"])
 
-    def just(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def just(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         """Run one of the project's own just recipes."""
         return run(["just", *args], self.path, check=check, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
 def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Factory: generate, commit and install one answer set, once per session."""
-    cache: dict[str, InstalledProject] = {}
+    """Factory: generate, commit and install one answer set, once per session and purpose.
 
-    def get(name: str) -> InstalledProject:
-        if name not in cache:
+    Tests that change a project's state (pipeline runs, registry operations)
+    ask for their own ``purpose`` so they never depend on each other's order.
+    """
+    cache: dict[tuple[str, str], InstalledProject] = {}
+
+    def get(name: str, purpose: str = "e2e") -> InstalledProject:
+        key = (name, purpose)
+        if key not in cache:
             answers = load_answers(name)
-            path = render(tmp_path_factory.mktemp(f"e2e-{name}") / "project", answers)
+            path = render(tmp_path_factory.mktemp(f"{purpose}-{name}") / "project", answers)
             git_commit_all(path)
             project = InstalledProject(name=name, path=path, answers=answers)
             project.just("install")
-            cache[name] = project
-        return cache[name]
+            # Commit the lock file too, so the tree is clean and lineage gates can pass.
+            git_commit_all(path, "build: lock dependencies")
+            cache[key] = project
+        return cache[key]
 
     yield get
     for project in cache.values():

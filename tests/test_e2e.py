@@ -13,7 +13,18 @@ from conftest import ANSWER_SETS, InstalledProject
 
 pytestmark = pytest.mark.e2e
 
-CORE_RECIPES = {"install", "check", "format", "test", "package", "clean", "train"}
+CORE_RECIPES = {
+    "install",
+    "check",
+    "format",
+    "test",
+    "package",
+    "clean",
+    "pipeline",
+    "train",
+    "rollback",
+    "models",
+}
 EXPECTED_METRICS = {
     "classification": {"accuracy", "f1", "precision", "recall", "roc_auc"},
     "regression": {"r2", "rmse", "mae"},
@@ -41,17 +52,19 @@ def test_just_lists_every_core_recipe_with_a_description(project: InstalledProje
         assert "#" in line, f"recipe {recipe!r} has no description: {line!r}"
 
 
-def test_train_writes_metrics(project: InstalledProject) -> None:
-    result = project.just("train")
-    printed = json.loads(result.stdout[result.stdout.index("{") :])
+def test_pipeline_trains_evaluates_and_registers(project: InstalledProject) -> None:
+    result = project.just("pipeline")
+    for stage in ("prepare", "train", "evaluate", "register"):
+        assert f"Running stage '{stage}'" in result.stdout
     written = json.loads((project.path / "reports" / "metrics.json").read_text())
     problem = project.answers.get("problem_type", "classification")
     assert set(written) == EXPECTED_METRICS[problem]
-    assert printed == written
     if problem == "classification":
         assert written["accuracy"] > 0.9
     else:
         assert written["r2"] > 0.3
+    registration = json.loads((project.path / "reports" / "registration.json").read_text())
+    assert (registration["version"], registration["stage"]) == ("1.0.0", "staging")
     assert (project.path / "artifacts" / "model.joblib").is_file()
 
 

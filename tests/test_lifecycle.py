@@ -1,0 +1,135 @@
+"""End-to-end model lifecycle through the commands a user types.
+
+For each problem type: run the pipeline, promote to production, change a
+hyper-parameter and rerun (MINOR bump, only dependent stages rerun), refuse a
+promotion with an impossible gate (nothing changes), promote, roll back,
+compare, predict with the champion, and keep `just check` green.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from conftest import InstalledProject, git_commit_all, run
+
+pytestmark = pytest.mark.e2e
+
+HYPER_PARAMETER = {
+    "classification": ("C: 1.0", "C: 0.5"),
+    "regression": ("alpha: 1.0", "alpha: 0.5"),
+}
+PRIMARY_METRIC = {"classification": "roc_auc", "regression": "r2"}
+
+
+@pytest.fixture(scope="module", params=["defaults", "regression-gitlab"])
+def project(request: pytest.FixtureRequest, installed_project: Any) -> InstalledProject:
+    result: InstalledProject = installed_project(request.param, "lifecycle")
+    return result
+
+
+def _problem(project: InstalledProject) -> str:
+    return str(project.answers.get("problem_type", "classification"))
+
+
+def _registration(project: InstalledProject) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((project.path / "reports" / "registration.json").read_text())
+    return data
+
+
+def _champion(project: InstalledProject) -> str:
+    info = json.loads(project.just("models", "info", "@champion").stdout.split("\n", 1)[1])
+    return str(info["version"])
+
+
+def test_registry_scenario(project: InstalledProject) -> None:
+    problem = _problem(project)
+    params_file = project.path / "params.yaml"
+
+    # First run: every stage, version 1.0.0 promoted to staging by the gates.
+    project.just("pipeline")
+    assert _registration(project) == {
+        "bump": "initial",
+        "refused": [],
+        "stage": "staging",
+        "version": "1.0.0",
+    }
+    git_commit_all(project.path, "chore: record pipeline run")
+
+    # An unchanged second run does no work.
+    unchanged = project.just("pipeline")
+    assert "Running stage" not in unchanged.stdout
+    assert "up to date" in unchanged.stdout
+
+    project.just("models", "promote", "1.0.0", "production", "first release")
+    assert _champion(project) == "1.0.0"
+
+    # One hyper-parameter changes: prepare is skipped, the rest reruns, MINOR bump.
+    before, after = HYPER_PARAMETER[problem]
+    text = params_file.read_text()
+    assert before in text
+    params_file.write_text(text.replace(before, after, 1))
+    git_commit_all(project.path, "feat: tune the model")
+    rerun = project.just("pipeline")
+    assert "Running stage 'prepare'" not in rerun.stdout
+    assert "Running stage 'train'" in rerun.stdout
+    assert _registration(project)["version"] == "1.1.0"
+    assert _registration(project)["bump"] == "minor"
+    params_diff = run(
+        ["uv", "run", "--frozen", "dvc", "params", "diff", "HEAD~1"], project.path
+    ).stdout
+    assert "model.params" in params_diff
+    git_commit_all(project.path, "chore: record pipeline run")
+
+    # An impossible gate refuses the promotion, names the gate, changes nothing.
+    metric = PRIMARY_METRIC[problem]
+    history_before = project.just("models", "history").stdout
+    params_file.write_text(
+        params_file.read_text().replace("gates:\n", f"gates:\n  min_{metric}: 2.0\n", 1)
+    )
+    refused = project.just("models", "promote", "1.1.0", "production", check=False)
+    assert refused.returncode != 0
+    assert f"min_{metric}: FAILED" in refused.stderr
+    assert "threshold 2.0" in refused.stderr
+    run(["git", "checkout", "params.yaml"], project.path)
+    assert _champion(project) == "1.0.0"
+    assert project.just("models", "history").stdout == history_before
+
+    # Promote, then the one-command rollback.
+    project.just("models", "promote", "1.1.0", "production", "tuned")
+    assert _champion(project) == "1.1.0"
+    project.just("rollback")
+    assert _champion(project) == "1.0.0"
+    listing = project.just("models", "list").stdout
+    assert re.search(r"^1\.0\.0\s+\d+\s+production", listing, re.MULTILINE), listing
+    assert re.search(r"^1\.1\.0\s+\d+\s+archived", listing, re.MULTILINE), listing
+
+    comparison = project.just("models", "compare", "1.0.0", "1.1.0").stdout
+    assert metric in comparison
+    assert "delta" in comparison
+    history = project.just("models", "history").stdout
+    assert "rollback" in history
+    assert "tuned" in history
+
+    # The champion serves predictions after its integrity check.
+    predicted = project.just("predict", "data/prepared/test.parquet").stdout
+    payload = json.loads(predicted[predicted.index("{") :])
+    assert payload["version"] == "1.0.0"
+    assert len(payload["predictions"]) > 10
+
+
+def test_bad_arguments_fail_with_one_clear_line(project: InstalledProject) -> None:
+    missing = project.just("models", "info", "9.9.9", check=False)
+    assert missing.returncode != 0
+    assert "error: Model" in missing.stderr
+    assert "no version 9.9.9" in missing.stderr
+    bad = project.just("models", "promote", "1.0.0", "prod", check=False)
+    assert bad.returncode != 0
+    assert "invalid choice: 'prod'" in bad.stderr
+
+
+def test_check_stays_green_after_the_lifecycle(project: InstalledProject) -> None:
+    project.just("check")
