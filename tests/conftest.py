@@ -47,8 +47,11 @@ def load_answers(name: str) -> dict[str, Any]:
 def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment generated-project commands run with."""
     env = {**os.environ, **QUIET_ENV, **(extra or {})}
-    # Do not leak the template's own virtualenv into the generated project's uv.
-    env.pop("VIRTUAL_ENV", None)
+    # Do not leak the template's own interpreter choice into the generated project:
+    # its virtualenv, and the PYENV_VERSION a pyenv shim exports when it starts uv
+    # (which would hide every other pyenv Python from uv's discovery).
+    for leaked in ("VIRTUAL_ENV", "PYENV_VERSION", "PYENV_DIR", "UV_RUN_RECURSION_DEPTH"):
+        env.pop(leaked, None)
     venv_bin = str(TEMPLATE_ROOT / ".venv" / "bin")
     env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
     return env
