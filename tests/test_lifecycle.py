@@ -121,6 +121,18 @@ def test_registry_scenario(project: InstalledProject) -> None:
     assert len(payload["predictions"]) > 10
 
 
+def test_plots_render_and_data_reaches_the_local_remote(project: InstalledProject) -> None:
+    project.just("pipeline")
+    project.just("plots")
+    assert (project.path / "dvc_plots" / "index.html").is_file()
+    project.just("push")
+    stored = [path for path in (project.path / ".dvc-storage").rglob("*") if path.is_file()]
+    assert stored, "dvc push wrote nothing to the default local remote"
+    run(["rm", "-rf", "data/prepared", ".dvc/cache"], project.path)
+    project.just("pull")
+    assert (project.path / "data" / "prepared" / "train.parquet").is_file()
+
+
 def test_bad_arguments_fail_with_one_clear_line(project: InstalledProject) -> None:
     missing = project.just("models", "info", "9.9.9", check=False)
     assert missing.returncode != 0
