@@ -41,7 +41,7 @@ def _registration(project: InstalledProject) -> dict[str, Any]:
 
 
 def _champion(project: InstalledProject) -> str:
-    info = json.loads(project.just("models", "info", "@champion").stdout.split("\n", 1)[1])
+    info = json.loads(project.just("models", "info", "@champion").stdout)
     return str(info["version"])
 
 
