@@ -87,9 +87,9 @@ def test_registry_scenario(project: InstalledProject) -> None:
     # An impossible gate refuses the promotion, names the gate, changes nothing.
     metric = PRIMARY_METRIC[problem]
     history_before = project.just("models", "history").stdout
-    params_file.write_text(
-        params_file.read_text().replace("gates:\n", f"gates:\n  min_{metric}: 2.0\n", 1)
-    )
+    gate_line = re.compile(rf"^  min_{metric}: .*$", re.MULTILINE)
+    assert gate_line.search(params_file.read_text())
+    params_file.write_text(gate_line.sub(f"  min_{metric}: 2.0", params_file.read_text()))
     refused = project.just("models", "promote", "1.1.0", "production", check=False)
     assert refused.returncode != 0
     assert f"min_{metric}: FAILED" in refused.stderr

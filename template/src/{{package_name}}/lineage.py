@@ -74,13 +74,16 @@ def _git(root: Path, *args: str) -> str | None:
     return result.stdout.strip()
 
 
-def git_state(root: Path) -> tuple[str | None, bool]:
-    """Current commit and whether tracked files differ from it."""
+def git_state(root: Path, ignored: Iterable[Path] = ()) -> tuple[str | None, bool]:
+    """Current commit and whether tracked files differ from it.
+
+    ``ignored`` lists paths the running pipeline rewrites itself (``dvc.lock``,
+    stage outputs that DVC removes before a stage runs): changes there are not
+    uncommitted code or configuration, so they do not count as dirty.
+    """
     sha = _git(root, "rev-parse", "HEAD")
-    # dvc.lock is rewritten by `dvc repro` while the pipeline runs: not a code change.
-    status = _git(
-        root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock"
-    )
+    excludes = [f":(exclude){path.relative_to(root).as_posix()}" for path in ignored]
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes)
     return sha, bool(status)
 
 
@@ -94,9 +97,14 @@ def template_version(root: Path) -> str | None:
     return str(commit) if commit else None
 
 
-def collect(root: Path, data_files: Iterable[Path], model_config: Mapping[str, Any]) -> Lineage:
+def collect(
+    root: Path,
+    data_files: Iterable[Path],
+    model_config: Mapping[str, Any],
+    ignored: Iterable[Path] = (),
+) -> Lineage:
     """Gather the lineage of a training run started now in ``root``."""
-    sha, dirty = git_state(root)
+    sha, dirty = git_state(root, ignored)
     return Lineage(
         git_sha=sha,
         git_dirty=dirty,

@@ -69,6 +69,10 @@ class ProjectPaths:
         """What ``register`` did: version, semver, gates."""
         return self.reports / "registration.json"
 
+    def pipeline_outputs(self) -> list[Path]:
+        """Files the pipeline itself rewrites; changes there do not make code "dirty"."""
+        return [self.root / "dvc.lock", self.prepared, self.model_dir, self.reports]
+
     @property
     def registry_lock(self) -> Path:
         """Serialises read-modify-write changes to the model registry."""

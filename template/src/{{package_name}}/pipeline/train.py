@@ -55,7 +55,12 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     """Fit on the prepared training split, save the model, log everything to MLflow."""
     features, target = load_prepared(params, paths, "train")
     model_config = params.model.model_dump()
-    facts = lineage.collect(paths.root, [paths.train_data, paths.test_data], model_config)
+    facts = lineage.collect(
+        paths.root,
+        [paths.train_data, paths.test_data],
+        model_config,
+        ignored=paths.pipeline_outputs(),
+    )
     tracking.configure(paths.root, params.tracking.experiment)
 
     with mlflow.start_run() as run:
