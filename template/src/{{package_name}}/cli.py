@@ -99,6 +99,9 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
         print(report.comparison_table(registry.get(args.first), registry.get(args.second)))
     elif action == "history":
         print(report.history_table(registry.history()))
+    elif action == "drift":
+        record = registry.set_drift_status(args.version, args.status, by=args.by)
+        print(f"{params.registry.model_name} {record.semver}: drift check {args.status}")
     elif action == "gates":
         record = registry.get(args.version)
         for result in registry.check(record, args.to):
@@ -176,6 +179,12 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("first")
     compare.add_argument("second")
     actions.add_parser("history", help="who did what, when and why")
+    drift = actions.add_parser(
+        "drift", help="record a drift check outcome (read by require_drift_check)"
+    )
+    drift.add_argument("version")
+    drift.add_argument("status", choices=["passed", "failed"])
+    drift.add_argument("--by", help="who ran the check (default: your login)")
     gates = actions.add_parser(
         "gates", help="evaluate the gates for a version without promoting it"
     )
