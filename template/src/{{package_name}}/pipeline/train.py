@@ -6,8 +6,9 @@ marks it FAILED, so half-finished runs never look like candidates.
 """
 
 import logging
+import re
 from dataclasses import asdict, dataclass
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, packages_distributions, requires, version
 from typing import Any
 
 import joblib
@@ -27,16 +28,6 @@ from .prepare import load_prepared
 logger = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
-# Listing requirements explicitly spares MLflow a slow dependency inference.
-_RUNTIME_DISTRIBUTIONS = (
-    "mlflow",
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "joblib",
-    "pydantic",
-    "pyyaml",
-)
 
 
 @dataclass(frozen=True)
@@ -117,10 +108,21 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _pinned_requirements() -> list[str]:
-    requirements = []
-    for distribution in _RUNTIME_DISTRIBUTIONS:
+    """The project's own runtime dependencies, pinned to the installed versions.
+
+    Read from the installed package's metadata, so a library added with
+    ``uv add`` is recorded with the model too; passing the list explicitly
+    also spares MLflow its slow dependency inference.
+    """
+    package = (__package__ or "").split(".")[0]
+    distribution = packages_distributions().get(package, [package])[0]
+    pinned = []
+    for requirement in requires(distribution) or []:
+        if ";" in requirement:  # extras and environment-specific requirements
+            continue
+        name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0]
         try:
-            requirements.append(f"{distribution}=={version(distribution)}")
-        except PackageNotFoundError:  # pragma: no cover - all are dependencies of the project
-            requirements.append(distribution)
-    return requirements
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:  # pragma: no cover - declared but not installed
+            pinned.append(requirement)
+    return pinned
