@@ -132,16 +132,26 @@ class ModelRegistry:
     def load(self, ref: str) -> tuple[Any, VersionRecord]:
         """Load a version for prediction after verifying its artifact digests."""
         record = self.get(ref)
-        expected = self.provenance(record)
         with tempfile.TemporaryDirectory() as tmp:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{self.name}/{record.version}", dst_path=tmp
-                )
-            )
-            provenance.verify(local, expected)
+            local = self._download_verified(record, Path(tmp))
             # The pyfunc deserialises its adapter while loading, so the files can go afterwards.
             return mlflow.pyfunc.load_model(str(local)), record
+
+    def verify_artifacts(self, record: VersionRecord) -> None:
+        """Verify a version's artifacts without loading the model."""
+        with tempfile.TemporaryDirectory() as tmp:
+            self._download_verified(record, Path(tmp))
+
+    def _download_verified(self, record: VersionRecord, destination: Path) -> Path:
+        """Download a version's model files and check them against its provenance."""
+        expected = self.provenance(record)
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.name}/{record.version}", dst_path=str(destination)
+            )
+        )
+        provenance.verify(local, expected)
+        return local
 
     # -- writing ---------------------------------------------------------------
 
@@ -322,17 +332,6 @@ class ModelRegistry:
                 reason=reason,
             )
             return self._verified(target.semver)
-
-    def verify_artifacts(self, record: VersionRecord) -> None:
-        """Verify a version's artifacts without loading the model."""
-        expected = self.provenance(record)
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{self.name}/{record.version}", dst_path=tmp
-                )
-            )
-            provenance.verify(local, expected)
 
     def set_drift_status(self, ref: str, status: str, *, by: str | None = None) -> VersionRecord:
         """Record the outcome of a drift check (``passed`` or ``failed``) on a version."""
