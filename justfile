@@ -12,6 +12,7 @@ import 'tasks/check.just'
 import 'tasks/demo.just'
 import 'tasks/docs.just'
 import 'tasks/release.just'
+import 'tasks/bench.just'
 
 # List every recipe
 default:
