@@ -17,7 +17,7 @@ from .adapter import ModelAdapter
 MODEL_ARTIFACT = "adapter"
 
 
-class AdapterPyfunc(PythonModel):
+class AdapterPyfunc(PythonModel):  # type: ignore[misc]  # MLflow is treated as untyped
     """Load the joblib-serialised adapter and delegate ``predict`` to it."""
 
     def __init__(self) -> None:
