@@ -229,7 +229,7 @@ def test_template_update_workflow_is_least_privilege_and_opens_a_pull_request(
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "copier check-update" in script
     assert "copier update --defaults --conflict inline" in script
-    assert "just update-conflicts" in script
+    assert "just _update-conflicts" in script
     assert "gh pr create" in script
     assert "--conflict rej" not in script
     for answer_set in ("regression-gitlab", "no-ci-proprietary"):
@@ -325,7 +325,7 @@ def edited_update(template_repo: Path, tmp_path_factory: pytest.TempPathFactory)
     for name, addition in APPENDED.items():
         (project / name).write_text((project / name).read_text() + addition)
     loader = project / "src" / package / "data" / "loader.py"  # user-owned
-    loader.write_text(loader.read_text() + "\n# Team: the warehouse loader lands next quarter.\n")
+    loader.write_text(loader.read_text() + "\n\n# Team: the warehouse loader lands next quarter.\n")
     strategy = project / "src" / package / "models" / "classification.py"
     replace_once(strategy, STRATEGY_IMPORT_BEFORE, STRATEGY_IMPORT_AFTER)
     strategy.write_text(strategy.read_text() + STRATEGY_CLASS)
@@ -410,7 +410,7 @@ def test_conflicts_stop_the_update_recipe_and_nothing_is_dropped(
     assert (project / CONTRIBUTING_FILE).is_file()
     assert not list(project.rglob("*.rej"))
     assert git_output(project, "diff", "--name-only", "--diff-filter=U").split() == ["params.yaml"]
-    listed = run(["just", "update-conflicts"], project, check=False)
+    listed = run(["just", "update-check"], project, check=False)
     assert (listed.returncode, listed.stdout.split()) == (1, ["params.yaml"])
     # A second `just update` refuses the half-merged tree instead of piling on.
     again = run(["just", "update"], project, check=False)
@@ -423,6 +423,6 @@ def test_conflicts_stop_the_update_recipe_and_nothing_is_dropped(
     )
     params.write_text(merged)
     run(["git", "add", "params.yaml"], project)
-    resolved = run(["just", "update-conflicts"], project, check=False)
-    assert (resolved.returncode, resolved.stdout) == (0, "")
+    resolved = run(["just", "update-check"], project)
+    assert "No update conflicts." in resolved.stderr
     assert yaml.safe_load(params.read_text())["gates"]["max_regression"] == 0.1
