@@ -41,20 +41,21 @@ import argparse
 import os
 import platform
 import re
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_copy import QUIET_ENV, TEMPLATE_ROOT, snapshot_template, write_results
+from bench_copy import snapshot_template, write_results
+from harness import QUIET_ENV, TEMPLATE_ROOT, BenchmarkError, command_env
+from harness import Timing as Result
+from harness import run as run_timed
 
 DEFAULT_OUTPUT = TEMPLATE_ROOT / "benchmarks" / "results" / "check.json"
 TARGET_S = 45.0
@@ -65,29 +66,9 @@ REFERENCE = {
     "ref.collect": ["uv", "run", "--frozen", "pytest", "--co", "-q"],
 }
 PYTEST_DURATIONS = 15
-LEAKED_ENV = ("VIRTUAL_ENV", "PYENV_VERSION", "PYENV_DIR", "UV_RUN_RECURSION_DEPTH")
-PROJECT_ENV = {
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "UV_NO_PROGRESS": "1",
-    "PRE_COMMIT_COLOR": "never",
-}
 _DURATION_LINE = re.compile(r"^\s*([\d.]+)s\s+(call|setup|teardown)\s+(\S+)", re.MULTILINE)
 _PYTEST_TOTAL = re.compile(r"^=+ .*\bin ([\d.]+)s\b.*=+$", re.MULTILINE)
 _HOOK_DURATION = re.compile(r"^- hook id: (\S+)\n(?:- .*\n)*?- duration: ([\d.]+)s", re.MULTILINE)
-
-
-class BenchmarkError(RuntimeError):
-    """A command the benchmark depends on failed: the project is not green."""
-
-
-@dataclass(frozen=True)
-class Result:
-    """Wall and CPU seconds of one command (CPU of every waited-for descendant), output."""
-
-    wall: float
-    cpu: float
-    stdout: str
 
 
 @dataclass
@@ -104,54 +85,9 @@ class Samples:
         self.cpu.setdefault(name, []).append(cpu)
 
 
-def command_env(*, bytecode_cache: bool) -> dict[str, str]:
-    """Environment of every command: quiet, fixed git identity, template venv first on PATH.
-
-    Args:
-        bytecode_cache: let Python write ``__pycache__`` (a developer machine); when
-            false, force ``PYTHONDONTWRITEBYTECODE=1``.
-    """
-    env = {**os.environ, **QUIET_ENV, **PROJECT_ENV}
-    for name in LEAKED_ENV:
-        env.pop(name, None)
-    if bytecode_cache:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PATH"] = os.pathsep.join([str(TEMPLATE_ROOT / ".venv" / "bin"), env.get("PATH", "")])
-    return env
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Result:
-    """Run ``args`` in ``cwd`` and time it.
-
-    Raises:
-        BenchmarkError: the command exited with a non-zero status.
-    """
-    cpu_start = _children_cpu()
-    start = time.perf_counter()
-    result = subprocess.run(
-        list(args),
-        cwd=cwd,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        raise BenchmarkError(
-            f"`{' '.join(args)}` failed in {cwd} with exit code {result.returncode}\n"
-            f"{result.stdout[-6000:]}"
-        )
-    return Result(wall, _children_cpu() - cpu_start, result.stdout)
+    """Run and time one command, stderr folded into its output (see ``harness.run``)."""
+    return run_timed(args, cwd, env, timeout=TIMEOUT_S, merge_stderr=True)
 
 
 def run_all(commands: Sequence[Sequence[str]], cwd: Path, env: Mapping[str, str]) -> Result:

@@ -70,8 +70,8 @@ from pathlib import Path
 from typing import Any
 
 from copier import run_copy, run_update
+from harness import LEAKED_ENV, QUIET_ENV, TEMPLATE_ROOT, BenchmarkError
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = TEMPLATE_ROOT / "benchmarks" / "results" / "copy.json"
 COPY_TARGET = 1.5
 UPDATE_TARGET = 2.0
@@ -92,17 +92,6 @@ MEASURES = (
     ("clone", "full"),
 )
 
-# A fixed git identity (copier's update commits in temporary repositories) and no
-# telemetry. The pyenv variables are dropped so that no shim picks an interpreter.
-QUIET_ENV = {
-    "GIT_AUTHOR_NAME": "Template Benchmarks",
-    "GIT_AUTHOR_EMAIL": "template-benchmarks@example.com",
-    "GIT_COMMITTER_NAME": "Template Benchmarks",
-    "GIT_COMMITTER_EMAIL": "template-benchmarks@example.com",
-    "DO_NOT_TRACK": "1",
-}
-LEAKED_ENV = ("VIRTUAL_ENV", "PYENV_VERSION", "PYENV_DIR", "UV_RUN_RECURSION_DEPTH")
-
 FLOOR_COPIER_YML = """\
 _subdirectory: template
 _templates_suffix: .jinja
@@ -115,10 +104,6 @@ project_name:
 FLOOR_README = "# {{ project_name }}\n"
 ANSWERS_FILE = Path("template") / "{{ _copier_conf.answers_file }}.jinja"
 ANSWERS_TEMPLATE = "{{ _copier_answers | to_nice_yaml -}}\n"
-
-
-class BenchmarkError(RuntimeError):
-    """A command or a sanity check the benchmark depends on failed."""
 
 
 @dataclass(frozen=True)

@@ -47,44 +47,25 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from copier import run_copy
+from harness import TEMPLATE_ROOT, BenchmarkError, Timing, command_env
+from harness import run as run_timed
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = TEMPLATE_ROOT / "benchmarks" / "results" / "pipeline.json"
 TARGET_RATIO = 2.0
 STAGES = ("prepare", "train", "evaluate", "register")
 TIMEOUT_S = 1800.0
-
-# Same quiet, reproducible environment as tests/conftest.py: no telemetry or analytics,
-# a fixed git identity, and the template's own venv (uv, just) first on PATH.
-QUIET_ENV = {
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "GIT_AUTHOR_NAME": "Template Benchmarks",
-    "GIT_AUTHOR_EMAIL": "template-benchmarks@example.com",
-    "GIT_COMMITTER_NAME": "Template Benchmarks",
-    "GIT_COMMITTER_EMAIL": "template-benchmarks@example.com",
-    "UV_NO_PROGRESS": "1",
-    "PRE_COMMIT_COLOR": "never",
-}
-# The template's interpreter choice must not leak into the generated project (a pyenv
-# `uv` shim breaks in directories with a `.python-version`).
-LEAKED_ENV = ("VIRTUAL_ENV", "PYENV_VERSION", "PYENV_DIR", "UV_RUN_RECURSION_DEPTH")
 
 # Attribution probes: one fresh `uv run --frozen python -c` process each.
 IMPORT_PROBES: Mapping[str, str] = {
@@ -182,18 +163,6 @@ print(json.dumps({{"import_s": t1 - t0, "open_s": t2 - t1}}))
 """
 
 
-class BenchmarkError(RuntimeError):
-    """A command the benchmark depends on failed."""
-
-
-class Timing(NamedTuple):
-    """One finished command: wall time, CPU time of its process tree, and its stdout."""
-
-    wall: float
-    cpu: float
-    stdout: str
-
-
 @dataclass
 class Samples:
     """Wall and CPU times (and in-process timings) collected per measure, in seconds."""
@@ -214,57 +183,9 @@ class Samples:
             self.inner.setdefault(f"{name}.{key}", []).append(float(seconds))
 
 
-def command_env(*, bytecode_cache: bool) -> dict[str, str]:
-    """Environment every command in the generated project runs with.
-
-    Args:
-        bytecode_cache: let Python write ``__pycache__`` (a developer machine); when
-            false, force ``PYTHONDONTWRITEBYTECODE=1`` so every process compiles from source.
-    """
-    env = {**os.environ, **QUIET_ENV}
-    for name in LEAKED_ENV:
-        env.pop(name, None)
-    if bytecode_cache:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["PATH"] = os.pathsep.join([str(TEMPLATE_ROOT / ".venv" / "bin"), env.get("PATH", "")])
-    return env
-
-
-def _children_cpu() -> float:
-    """User + system CPU seconds of every finished, waited-for descendant so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Timing:
-    """Run ``args`` in ``cwd``; return its wall time, CPU time and stdout.
-
-    CPU time counts every descendant that was waited for (just -> uv -> dvc -> stages).
-
-    Raises:
-        BenchmarkError: the command exited with a non-zero status.
-    """
-    cpu_start = _children_cpu()
-    start = time.perf_counter()
-    result = subprocess.run(
-        list(args),
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    cpu = _children_cpu() - cpu_start
-    if result.returncode != 0:
-        raise BenchmarkError(
-            f"`{' '.join(args)}` failed in {cwd} with exit code {result.returncode}\n"
-            f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
-        )
-    return Timing(elapsed, cpu, result.stdout)
+    """Run and time one command in the generated project (see ``harness.run``)."""
+    return run_timed(args, cwd, env, timeout=TIMEOUT_S)
 
 
 def last_json_line(stdout: str) -> dict[str, float]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ANSWER_SETS, InstalledProject
+from conftest import ANSWER_SETS, InstalledProject, run
 
 pytestmark = pytest.mark.e2e
 
@@ -89,8 +89,6 @@ def test_package_builds_wheel_and_sdist(project: InstalledProject) -> None:
 
 
 def test_commit_msg_hook_refuses_non_conventional_messages(project: InstalledProject) -> None:
-    from conftest import run
-
     (project.path / "NOTES.md").write_text("notes\n")
     run(["git", "add", "NOTES.md"], project.path)
     refused = run(["git", "commit", "-m", "did some stuff"], project.path, check=False)
