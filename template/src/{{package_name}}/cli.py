@@ -1,10 +1,14 @@
 """Command-line interface: ``<package> <command> [options]``.
 
 Pipeline stages (``prepare``, ``train``, ``evaluate``, ``register``) are what
-``dvc.yaml`` runs; ``models ...`` manages the registry; ``predict`` scores a
-file with a registered version. Every user-fixable failure is a
+``dvc.yaml`` runs; ``validate`` checks ``params.yaml`` before any of them;
+``models ...`` manages the registry; ``predict`` scores a file with a
+registered version. Every user-fixable failure is a
 :class:`~.errors.ProjectError`: the CLI prints it as one ``error:`` line and
-exits with status 2 instead of a traceback.
+exits non-zero instead of a traceback. Heavy libraries are imported by the
+commands that use them, so ``--help`` and the registry's read commands start fast.
+
+Exit status: 0 success, 2 bad input or a refused operation, 3 refused by a gate.
 """
 
 import argparse
@@ -13,20 +17,48 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Params, load_params
-from .errors import DataValidationError, ProjectError
+from .errors import GateFailedError, ProjectError
 from .paths import ProjectPaths, find_project_root
 
+if TYPE_CHECKING:
+    from .registry.records import VersionRecord
+    from .registry.service import ModelRegistry
+
 EXIT_USAGE_ERROR = 2
+EXIT_GATE_FAILED = 3
 Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
+STAGE_WORDS = {
+    "production": "in production (@champion)",
+    "staging": "in staging (@challenger)",
+    "development": "in development",
+    "archived": "archived",
+}
+
+
+def _validate(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    from .data.loader import available_datasets  # noqa: PLC0415 - keep `--help` fast
+    from .errors import ConfigError  # noqa: PLC0415
+    from .models.factory import build_model  # noqa: PLC0415
+
+    if params.data.dataset not in available_datasets():
+        raise ConfigError(
+            f"Unknown dataset {params.data.dataset!r} in data.dataset; accepted: "
+            f"{', '.join(available_datasets())}."
+        )
+    build_model(params.task, params.model)
+    print(
+        f"{paths.params.name} is valid: {params.task} on {params.data.dataset}, "
+        f"model {params.model.kind}, gates {', '.join(sorted(params.gates.thresholds())) or '-'}"
+    )
+    return 0
 
 
 def _prepare(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
-    from .pipeline.prepare import prepare  # noqa: PLC0415 - keep `--help` fast
+    from .pipeline.prepare import prepare  # noqa: PLC0415
 
     print(json.dumps(prepare(params, paths)))
     return 0
@@ -51,72 +83,139 @@ def _register(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> 
     from .pipeline.register import register  # noqa: PLC0415
 
     result = register(params, paths, pinned=args.version, by=args.by)
-    print(
-        f"registered {params.registry.model_name} {result.version} ({result.bump}); "
-        f"stage: {result.stage}"
-    )
+    what = f"registered {params.registry.model_name} {result.version} ({result.bump})"
+    if not result.new:
+        what = f"run already registered as {params.registry.model_name} {result.version}"
+    print(f"{what}; {STAGE_WORDS.get(result.stage, result.stage)}")
     for refusal in result.refused:
         print(f"not promoted: {refusal}", file=sys.stderr)
     return 0
 
 
 def _predict(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    from .data.batch import read_batch  # noqa: PLC0415
+    from .data.schema import validate_feature_frame  # noqa: PLC0415
+    from .errors import DataValidationError  # noqa: PLC0415
     from .registry.service import ModelRegistry  # noqa: PLC0415
 
     source: Path = args.input
-    if not source.is_file():
-        raise DataValidationError(
-            f"Input file {source} not found; pass a CSV or Parquet file of feature rows."
-        )
-    frame = pd.read_parquet(source) if source.suffix == ".parquet" else pd.read_csv(source)
-    frame = frame.drop(columns=[params.data.target], errors="ignore")
+    frame = read_batch(source)
     model, record = ModelRegistry(paths, params).load(args.model)
-    predictions = model.predict(frame)["prediction"].tolist()
+    features = list(model.metadata.get_input_schema().input_names())
+    try:
+        rows = validate_feature_frame(frame, features)
+    except DataValidationError as exc:
+        raise DataValidationError(f"{source}: {exc}") from None
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    try:
+        predictions = model.predict(rows)["prediction"].tolist()
+    except MlflowException as exc:
+        message = str(exc).splitlines()[0][:200]
+        raise DataValidationError(
+            f"{source}: rejected by the model's signature: {message}"
+        ) from None
     print(json.dumps({"version": record.semver, "predictions": predictions}))
     return 0
 
 
+def _announce(name: str, record: "VersionRecord", champion: "VersionRecord | None") -> None:
+    print(f"{name} {record.semver} is now {STAGE_WORDS.get(record.stage, record.stage)}")
+    if record.stage != "production":
+        after = f"{champion.semver} (@champion)" if champion else "empty: nothing is served"
+        print(f"production: {after}")
+
+
 def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
-    from .registry import report  # noqa: PLC0415
     from .registry.service import ModelRegistry  # noqa: PLC0415
 
     registry = ModelRegistry(paths, params)
-    action = args.action
-    if action == "list":
-        metric = params.gates.primary_metric
-        names = [
-            metric,
-            *sorted({key.split("_", 1)[1] for key in params.gates.thresholds()} - {metric}),
-        ]
-        print(report.versions_table(registry.versions(), names))
-    elif action == "info":
-        record = registry.get(args.version)
-        info = record.summary() | {
-            "history": [e.__dict__ for e in registry.history() if e.version == record.semver]
-        }
-        print(json.dumps(info, indent=2, sort_keys=True))
-    elif action == "compare":
-        print(report.comparison_table(registry.get(args.first), registry.get(args.second)))
-    elif action == "history":
-        print(report.history_table(registry.history()))
-    elif action == "drift":
-        record = registry.set_drift_status(args.version, args.status, by=args.by)
-        print(f"{params.registry.model_name} {record.semver}: drift check {args.status}")
-    elif action == "gates":
-        record = registry.get(args.version)
-        for result in registry.check(record, args.to):
-            print(result.describe())
+    readers: dict[str, Callable[[ModelRegistry, argparse.Namespace, Params], int]] = {
+        "list": _list,
+        "info": _info,
+        "compare": _compare,
+        "history": _history,
+        "gates": _gates,
+    }
+    if args.action in readers:
+        return readers[args.action](registry, args, params)
+    name = params.registry.model_name
+    if args.action == "drift":
+        record = registry.set_drift_status(
+            args.version, args.status, by=args.by, reason=args.reason
+        )
+        print(f"{name} {record.semver}: drift check {args.status}")
+    elif args.action == "promote":
+        record = registry.promote(args.version, args.to, by=args.by, reason=args.reason)
+        _announce(name, record, None)
+    elif args.action == "rollback":
+        record = registry.rollback(args.version, by=args.by, reason=args.reason)
+        _announce(name, record, None)
     else:
-        operations = {
-            "promote": lambda: registry.promote(
-                args.version, args.to, by=args.by, reason=args.reason
-            ),
-            "demote": lambda: registry.demote(args.version, by=args.by, reason=args.reason),
-            "archive": lambda: registry.archive(args.version, by=args.by, reason=args.reason),
-            "rollback": lambda: registry.rollback(args.version, by=args.by, reason=args.reason),
-        }
-        record = operations[action]()
-        print(f"{params.registry.model_name} {record.semver} is now in {record.stage}")
+        retire = registry.demote if args.action == "demote" else registry.archive
+        record, champion = retire(
+            args.version,
+            by=args.by,
+            reason=args.reason,
+            replacement=args.replacement,
+            force=args.force,
+        )
+        _announce(name, record, champion)
+    return 0
+
+
+def _list(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+    from .registry import report  # noqa: PLC0415
+
+    metric = params.gates.primary_metric
+    names = [
+        metric,
+        *sorted({key.split("_", 1)[1] for key in params.gates.thresholds()} - {metric}),
+    ]
+    print(report.versions_table(registry.versions(), names))
+    return 0
+
+
+def _info(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+    record = registry.get(args.version)
+    info = (
+        record.summary()
+        | registry.location(record)
+        | {"history": [e.__dict__ for e in registry.history() if e.version == record.semver]}
+    )
+    print(json.dumps(info, indent=2, sort_keys=True))
+    return 0
+
+
+def _compare(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+    from .registry import report  # noqa: PLC0415
+
+    first, second = registry.get(args.first), registry.get(args.second)
+    print(report.comparison_table(first, second))
+    for warning in report.comparability_warnings(first, second):
+        print(f"warning: {warning}")
+    return 0
+
+
+def _history(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+    from .registry import report  # noqa: PLC0415
+
+    print(report.history_table(registry.history()))
+    return 0
+
+
+def _gates(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+    record = registry.get(args.version)
+    results = registry.check(record, args.to)
+    for result in results:
+        print(result.describe())
+    failed = sum(not result.passed for result in results)
+    if failed:
+        print(
+            f"error: {record.semver} would be refused for {args.to} by {failed} gate(s).",
+            file=sys.stderr,
+        )
+        return EXIT_GATE_FAILED
     return 0
 
 
@@ -125,22 +224,38 @@ def _add_actor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="", help="why, recorded in the registry's history")
 
 
+def _add_retire_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replacement", help="when the champion leaves production: the version that takes over"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let the champion leave production with no replacement (production is left empty)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=__package__, description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress and library warnings to stderr"
+    )
     parser.add_argument(
         "--params", type=Path, default=None, help="parameters file (default: <project>/params.yaml)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    commands.add_parser(
+        "validate", help="check params.yaml (gates, dataset, model) before the pipeline runs"
+    )
     commands.add_parser("prepare", help="validate the data and write the train/test split")
     commands.add_parser("train", help="train the configured model and log the run to MLflow")
     commands.add_parser(
         "evaluate", help="score the model on held-out data; write metrics and plots"
     )
     register = commands.add_parser(
-        "register", help="register the model; promote it through the gates"
+        "register", help="register the model (once per run); promote it through the gates"
     )
     register.add_argument("--version", help="pin the semantic version instead of deriving it")
     register.add_argument("--by", help="who is registering (default: your login)")
@@ -157,7 +272,7 @@ def _build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="inspect and manage the model registry")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="table of versions with stage and key metrics")
-    info = actions.add_parser("info", help="JSON: metrics, params, lineage, tags, history")
+    info = actions.add_parser("info", help="JSON: metrics, lineage, tags, location, history")
     info.add_argument("version", help="version (1.2.0) or alias (@champion)")
     promote = actions.add_parser("promote", help="promote a version through the gates")
     promote.add_argument("version")
@@ -165,13 +280,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_actor(promote)
     for name, text in (
         ("demote", "move a version one stage down"),
-        ("archive", "retire a version"),
+        ("archive", "retire a version (rollback no longer returns to it)"),
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("version")
         _add_actor(action)
+        _add_retire_options(action)
     rollback = actions.add_parser(
-        "rollback", help="put the previous (or given) version back in production"
+        "rollback", help="return production to the previous (or a given earlier) champion"
     )
     rollback.add_argument("version", nargs="?", default=None)
     _add_actor(rollback)
@@ -180,13 +296,13 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("second")
     actions.add_parser("history", help="who did what, when and why")
     drift = actions.add_parser(
-        "drift", help="record a drift check outcome (read by require_drift_check)"
+        "drift", help="record a drift check outcome by hand (read by require_drift_check)"
     )
     drift.add_argument("version")
     drift.add_argument("status", choices=["passed", "failed"])
-    drift.add_argument("--by", help="who ran the check (default: your login)")
+    _add_actor(drift)
     gates = actions.add_parser(
-        "gates", help="evaluate the gates for a version without promoting it"
+        "gates", help="evaluate the gates for a version without promoting it (exit 3 if refused)"
     )
     gates.add_argument("version")
     gates.add_argument("--to", choices=["staging", "production"], default="production")
@@ -194,6 +310,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 HANDLERS: dict[str, Handler] = {
+    "validate": _validate,
     "prepare": _prepare,
     "train": _train,
     "evaluate": _evaluate,
@@ -210,11 +327,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from .tracking import quiet  # noqa: PLC0415 - light, but only needed once parsing succeeded
+
+    quiet(verbose=args.verbose)
     try:
         root = args.params.resolve().parent if args.params else find_project_root()
         paths = ProjectPaths(root)
         params = load_params(args.params or paths.params)
         return HANDLERS[args.command](args, params, paths)
+    except GateFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_GATE_FAILED
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE_ERROR

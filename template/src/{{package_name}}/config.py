@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -26,6 +33,11 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "r2": True,
     "rmse": False,
     "mae": False,
+}
+#: The metrics ``evaluate`` reports for each task; gates may only name these.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1", "precision", "recall", "roc_auc"),
+    "regression": ("r2", "rmse", "mae"),
 }
 
 
@@ -118,6 +130,29 @@ class Params(_Strict):
     registry: RegistryConfig
     gates: GatesConfig
 
+    @model_validator(mode="after")
+    def _gates_fit_the_task(self) -> "Params":
+        """Every gate must name a metric this task reports (catches ``min_acuracy``)."""
+        known = TASK_METRICS[self.task]
+        accepted = ", ".join(known)
+        if self.gates.primary_metric not in known:
+            raise ValueError(
+                f"gates.primary_metric {self.gates.primary_metric!r} is not a {self.task} "
+                f"metric; accepted: {accepted}"
+            )
+        try:
+            thresholds = self.gates.thresholds()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        for gate in sorted(thresholds):
+            metric = gate.split("_", 1)[1]
+            if metric not in known:
+                raise ValueError(
+                    f"gate {gate} names unknown metric {metric!r}; {self.task} gates accept "
+                    f"min_/max_ with: {accepted}"
+                )
+        return self
+
 
 def load_params(path: Path) -> Params:
     """Read and validate a parameters file.
@@ -139,7 +174,7 @@ def load_params(path: Path) -> Params:
         return Params.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            ": ".join(filter(None, [".".join(str(part) for part in error["loc"]), error["msg"]]))
             for error in exc.errors()
         )
         raise ConfigError(f"Invalid parameters in {path}: {problems}") from exc

@@ -35,3 +35,7 @@ class RegistryError(ProjectError):
 
 class ProvenanceError(ProjectError):
     """A model artifact does not match the digests recorded when it was registered."""
+
+
+class TrackingServerError(ProjectError):
+    """The MLflow tracking server is unreachable or refused the request."""

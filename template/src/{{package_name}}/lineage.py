@@ -26,6 +26,7 @@ class Lineage:
 
     git_sha: str | None
     git_dirty: bool
+    content_hash: str | None
     data_hash: str
     params_hash: str
     template_version: str | None
@@ -82,9 +83,56 @@ def git_state(root: Path, ignored: Iterable[Path] = ()) -> tuple[str | None, boo
     uncommitted code or configuration, so they do not count as dirty.
     """
     sha = _git(root, "rev-parse", "HEAD")
-    excludes = [f":(exclude){path.relative_to(root).as_posix()}" for path in ignored]
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes)
+    status = _git(
+        root, "status", "--porcelain", "--untracked-files=no", "--", ".", *_excludes(root, ignored)
+    )
     return sha, bool(status)
+
+
+def _excludes(root: Path, ignored: Iterable[Path]) -> list[str]:
+    return [f":(exclude){path.relative_to(root).as_posix()}" for path in ignored]
+
+
+def _digest_of(entries: Iterable[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for path, blob in sorted(entries):
+        digest.update(f"{path}\0{blob}\n".encode())
+    return digest.hexdigest()
+
+
+def content_hash(root: Path, ignored: Iterable[Path] = ()) -> str | None:
+    """Digest of the tracked files as they are on disk now (git blob ids, outputs excluded).
+
+    Recorded at training, it lets a run trained on uncommitted changes be
+    matched later with the commit that holds exactly those files
+    (:func:`committed_content_hash`), so committing them is enough and nothing
+    needs retraining.
+    """
+    listing = _git(root, "ls-files", "-z", "--", ".", *_excludes(root, ignored))
+    if listing is None:
+        return None
+    paths = [name for name in listing.split("\0") if name and (root / name).is_file()]
+    if not paths:
+        return _digest_of([])
+    blobs = _git(root, "hash-object", "--", *paths)
+    if blobs is None:
+        return None
+    return _digest_of(zip(paths, blobs.splitlines(), strict=True))
+
+
+def committed_content_hash(
+    root: Path, ignored: Iterable[Path] = (), revision: str = "HEAD"
+) -> tuple[str, str] | None:
+    """``(commit, digest)`` of the files tracked in ``revision``; see :func:`content_hash`."""
+    sha = _git(root, "rev-parse", revision)
+    listing = _git(root, "ls-tree", "-r", "-z", revision, "--", ".", *_excludes(root, ignored))
+    if sha is None or listing is None:
+        return None
+    entries = []
+    for line in filter(None, listing.split("\0")):
+        meta, path = line.split("\t", 1)
+        entries.append((path, meta.split()[2]))
+    return sha, _digest_of(entries)
 
 
 def template_version(root: Path) -> str | None:
@@ -104,10 +152,12 @@ def collect(
     ignored: Iterable[Path] = (),
 ) -> Lineage:
     """Gather the lineage of a training run started now in ``root``."""
+    ignored = list(ignored)
     sha, dirty = git_state(root, ignored)
     return Lineage(
         git_sha=sha,
         git_dirty=dirty,
+        content_hash=content_hash(root, ignored),
         data_hash=sha256_files(data_files),
         params_hash=sha256_json(model_config),
         template_version=template_version(root),

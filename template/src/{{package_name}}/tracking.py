@@ -1,40 +1,106 @@
-"""MLflow set-up: where runs and the registry live.
+"""MLflow set-up: where runs and the registry live, and how long to wait for them.
 
-By default everything stays inside the project (``sqlite:///mlflow.db`` and
-``mlartifacts/``), so the lifecycle works offline with no server. Setting
-``MLFLOW_TRACKING_URI`` (and ``MLFLOW_REGISTRY_URI``) moves it to a shared
-server without a code change.
+By default everything stays inside the project: runs and the registry in
+``mlflow.db``, artifacts in ``mlartifacts/`` addressed as ``project:/…``
+(see :mod:`.artifact_store`), so the folder can be moved, copied or cloned
+and still finds its own models. Setting ``MLFLOW_TRACKING_URI`` moves it to a
+shared server without a code change; then every command checks the server
+answers before it starts, and fails within seconds naming the URI if not.
 """
 
+import logging
 import os
+import urllib.error
+import urllib.request
+import warnings
 from pathlib import Path
 
-import mlflow
-from mlflow.tracking import MlflowClient
+from .errors import TrackingServerError
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+#: Seconds a command waits for a tracking server before giving up (``MLFLOW_CONNECT_TIMEOUT``).
+CONNECT_TIMEOUT_ENV = "MLFLOW_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+LOCAL_STORE = "mlflow.db"
+#: Root that ``project:/`` artifact URIs resolve against (see :mod:`.artifact_store`).
+ARTIFACTS_ROOT_ENV = "PROJECT_ARTIFACTS_ROOT"
+PROJECT_ARTIFACTS = "project:/mlartifacts"
+
+# MLflow's defaults retry an unreachable server for minutes and draw progress bars;
+# a command line tool should fail fast and stay quiet. Users can still override each.
+_MLFLOW_DEFAULTS = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
 
 
 def tracking_uri(root: Path) -> str:
     """The tracking URI in force: the environment's, else the project's SQLite file."""
-    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{(root / LOCAL_STORE).resolve()}"
+
+
+def is_local_store(uri: str, root: Path) -> bool:
+    """Whether ``uri`` is this project's own SQLite store (not shared with other checkouts)."""
+    return uri == f"sqlite:///{(root / LOCAL_STORE).resolve()}"
+
+
+def quiet(verbose: bool = False) -> None:
+    """Apply the fail-fast, no-progress-bar defaults; keep MLflow's chatter for ``-v``."""
+    for key, value in _MLFLOW_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if not verbose:
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast when ``uri`` is an HTTP tracking server that does not answer.
+
+    Raises:
+        TrackingServerError: the server refused, timed out or answered with an error.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    timeout = float(os.environ.get(CONNECT_TIMEOUT_ENV) or DEFAULT_CONNECT_TIMEOUT)
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:  # noqa: S310  # nosec B310 - http(s) only, checked above
+            response.read(64)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingServerError(
+            f"MLflow tracking server {uri} is unreachable ({reason}); start it, fix "
+            f"{TRACKING_URI_ENV}, or unset it to use the project's own store "
+            f"(wait longer with {CONNECT_TIMEOUT_ENV}=<seconds>)."
+        ) from None
 
 
 def configure(root: Path, experiment: str) -> str:
     """Point MLflow at the project's store and select ``experiment``; return its id.
 
-    A new experiment keeps its artifacts in ``<root>/mlartifacts`` when the
-    store is local, so the project folder holds the whole registry.
+    A new experiment in the local store keeps its artifacts under
+    ``project:/mlartifacts``: a location relative to the project, never an
+    absolute path that would follow a copied project back to the original.
     """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow  # noqa: PLC0415 - importing MLflow costs seconds; only commands that use it pay
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    quiet(verbose=logging.getLogger().isEnabledFor(logging.INFO))
     uri = tracking_uri(root)
+    check_reachable(uri)
+    os.environ[ARTIFACTS_ROOT_ENV] = str(root.resolve())
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     existing = client.get_experiment_by_name(experiment)
     if existing is not None:
         mlflow.set_experiment(experiment_id=existing.experiment_id)
         return str(existing.experiment_id)
-    location = (root / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+    location = PROJECT_ARTIFACTS if is_local_store(uri, root) else None
     experiment_id = client.create_experiment(experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return str(experiment_id)

@@ -23,6 +23,14 @@ def _finite(series: pd.Series) -> pd.Series:
     return pd.Series(np.isfinite(series.to_numpy(dtype=float)), index=series.index)
 
 
+def _feature_columns(features: Sequence[str]) -> dict[str, pa.Column]:
+    """Numeric, non-null, finite: the same rule for training rows and prediction requests."""
+    return {
+        name: pa.Column(float, checks=pa.Check(_finite, name="finite"), nullable=False, coerce=True)
+        for name in features
+    }
+
+
 def build_schema(
     features: Sequence[str], target: str, task: Task, min_rows: int
 ) -> pa.DataFrameSchema:
@@ -31,10 +39,7 @@ def build_schema(
     Features are numeric, non-null and finite. The target is a non-negative
     integer class label for classification and a finite number for regression.
     """
-    feature_columns = {
-        name: pa.Column(float, checks=pa.Check(_finite, name="finite"), nullable=False, coerce=True)
-        for name in features
-    }
+    feature_columns = _feature_columns(features)
     if task == "classification":
         target_column = pa.Column(int, checks=pa.Check.ge(0), nullable=False, coerce=True)
     else:
@@ -72,6 +77,30 @@ def validate_training_frame(
         raise DataValidationError(_describe(exc.failure_cases)) from exc
     except SchemaError as exc:  # pragma: no cover - lazy=True reports through SchemaErrors
         raise DataValidationError(str(exc)) from exc
+
+
+def validate_feature_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """Validate rows to predict against the training rules; return the feature columns.
+
+    Extra columns (an id, the target of a labelled batch) are allowed and dropped.
+
+    Raises:
+        DataValidationError: a feature column is missing, non-numeric, null or infinite.
+    """
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"missing {len(missing)} feature column(s): {', '.join(missing)}; "
+            f"expected: {', '.join(features)}"
+        )
+    if frame.empty:
+        raise DataValidationError("no rows to predict (only a header)")
+    schema = pa.DataFrameSchema(_feature_columns(features), strict=False)
+    try:
+        validated = schema.validate(frame[list(features)], lazy=True)
+    except SchemaErrors as exc:
+        raise DataValidationError(_describe(exc.failure_cases)) from exc
+    return validated
 
 
 def _describe(failure_cases: pd.DataFrame) -> str:

@@ -5,11 +5,15 @@ plot data under ``reports/plots`` (read by ``dvc plots``), and logs the
 metrics to the training run so the registry can compare versions.
 """
 
+from typing import Any
+
 import joblib
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_curve
+from sklearn.preprocessing import label_binarize
 
 from .. import tracking
 from ..config import Params
@@ -55,12 +59,8 @@ def _write_plots(
             "confusion.csv",
             pd.DataFrame({"actual": target.to_numpy(), "predicted": predicted}),
         )
-        strategy = adapter.strategy
-        if isinstance(strategy, SklearnClassifierStrategy) and len(strategy.classes) == 2:  # noqa: PLR2004
-            fpr, tpr, _ = roc_curve(
-                target, strategy.predict_proba(features)[:, 1], pos_label=strategy.classes[1]
-            )
-            _write_csv(paths, "roc.csv", pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+        fpr, tpr = roc_points(adapter, features, target, predicted)
+        _write_csv(paths, "roc.csv", pd.DataFrame({"fpr": fpr, "tpr": tpr}))
     else:
         residuals = target.to_numpy() - predicted
         _write_csv(
@@ -74,6 +74,30 @@ def _write_plots(
                 }
             ),
         )
+
+
+def roc_points(
+    adapter: ModelAdapter, features: pd.DataFrame, target: pd.Series, predicted: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """One ROC curve for any number of classes.
+
+    Binary: the positive class's curve. Multiclass: the micro-averaged
+    one-vs-rest curve (every class's scores pooled), so ``dvc.yaml`` declares
+    one ``roc.csv`` whatever the dataset. A strategy without probabilities is
+    scored on its hard predictions (a curve through a single operating point).
+    """
+    strategy = adapter.strategy
+    if isinstance(strategy, SklearnClassifierStrategy):
+        classes, scores = strategy.classes, strategy.predict_proba(features)
+    else:
+        classes = sorted(set(target.tolist()) | set(predicted.tolist()))
+        scores = label_binarize(predicted, classes=classes).astype(float)
+    if len(classes) == 2:  # noqa: PLR2004 - binary: the positive class's scores
+        fpr, tpr, _ = roc_curve(target, scores[:, -1], pos_label=classes[-1])
+    else:
+        truth = label_binarize(target, classes=classes)
+        fpr, tpr, _ = roc_curve(truth.ravel(), scores.ravel())
+    return fpr, tpr
 
 
 def _write_csv(paths: ProjectPaths, name: str, frame: pd.DataFrame) -> None:

@@ -3,14 +3,16 @@
 The new version always lands in ``development``. If ``registry.promote_to``
 is ``staging``, the stage then tries the gated promotion; a refusal is
 recorded in ``reports/registration.json`` and printed, but does not fail the
-pipeline, because the version itself was registered correctly.
+pipeline, because the version itself was registered correctly. A run is
+registered once: re-running the stage (say, after loosening a gate) finds
+the run's version and only re-evaluates its promotion.
 """
 
 import logging
 from dataclasses import dataclass, field
 
 from ..config import Params
-from ..errors import GateFailedError
+from ..errors import GateFailedError, ProvenanceError
 from ..paths import ProjectPaths
 from ..registry.semver import Fingerprint
 from ..registry.service import ModelRegistry
@@ -27,17 +29,18 @@ class Registration:
     version: str
     stage: str
     bump: str
+    new: bool = True
     refused: list[str] = field(default_factory=list)
 
 
 def register(
     params: Params, paths: ProjectPaths, *, pinned: str | None = None, by: str | None = None
 ) -> Registration:
-    """Register the latest run and apply the configured automatic promotion."""
+    """Register the latest run (once) and apply the configured automatic promotion."""
     run = load_run(paths)
     metrics = read_json(paths.metrics, produced_by="just evaluate")
     registry = ModelRegistry(paths, params)
-    record = registry.register(
+    record, new = registry.register(
         run_id=run.run_id,
         model_uri=run.model_uri,
         fingerprint=Fingerprint(run.signature_hash, run.model_kind, run.params_hash),
@@ -48,18 +51,19 @@ def register(
         reason="registered by the pipeline",
     )
     refused: list[str] = []
-    if params.registry.promote_to == "staging":
+    if params.registry.promote_to == "staging" and record.stage == "development":
         try:
             record = registry.promote(
                 record.semver, "staging", by=by, reason="automatic promotion by the pipeline"
             )
-        except GateFailedError as exc:
+        except (GateFailedError, ProvenanceError) as exc:
             refused.append(str(exc))
             logger.warning("%s", exc)
     result = Registration(
         version=record.semver,
         stage=record.stage,
-        bump=record.tags.get("semver.bump", ""),
+        bump=record.tags.get("semver.bump", "") if new else "existing",
+        new=new,
         refused=refused,
     )
     write_json(paths.registration, result.__dict__)

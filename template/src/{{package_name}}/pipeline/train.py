@@ -53,6 +53,9 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
         model_config,
         ignored=paths.pipeline_outputs(),
     )
+    # Built (and its hyper-parameters validated) before the run starts, so a config
+    # error leaves no FAILED run behind.
+    strategy = build_model(params.task, params.model)
     tracking.configure(paths.root, params.tracking.experiment)
 
     # Integer class labels make MLflow hint that integer columns cannot hold missing
@@ -69,7 +72,7 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
             ),
             context="training",
         )
-        strategy = build_model(params.task, params.model).fit(features, target)
+        strategy.fit(features, target)
         adapter = ModelAdapter(strategy, feature_names=list(features.columns))
         write_atomically(paths.model_file, lambda tmp: joblib.dump(adapter, tmp))
         example = features.head(5)

@@ -19,11 +19,14 @@ class GateResult:
     passed: bool
     actual: object
     threshold: object
+    #: What to do when the gate fails, if it is not obvious from the threshold.
+    hint: str = ""
 
     def describe(self) -> str:
-        """One line: gate, verdict, actual value and threshold."""
+        """One line: gate, verdict, actual value and threshold (and the fix, on failure)."""
         verdict = "passed" if self.passed else "FAILED"
-        return f"{self.gate}: {verdict} (actual {self.actual}, threshold {self.threshold})"
+        line = f"{self.gate}: {verdict} (actual {self.actual}, threshold {self.threshold})"
+        return f"{line} — {self.hint}" if self.hint and not self.passed else line
 
 
 def metric_gates(config: GatesConfig, metrics: Mapping[str, float]) -> list[GateResult]:
@@ -69,26 +72,46 @@ def drift_gate(config: GatesConfig, drift_status: str | None) -> GateResult | No
     )
 
 
-def lineage_gate(lineage: Mapping[str, str]) -> list[GateResult]:
-    """Production needs a known commit, a clean tree and a data version."""
+COMMIT_HINT = (
+    "it was trained with uncommitted changes: commit exactly the files it was trained on "
+    "(`git add -u && git commit`) and promote again, no retraining needed; "
+    "or retrain from a clean tree with `just pipeline --force`"
+)
+
+
+def lineage_gate(lineage: Mapping[str, str], committed_content: str | None) -> list[GateResult]:
+    """Production needs a known commit, committed code and a data version.
+
+    A run trained on uncommitted changes passes once a commit holds exactly
+    the files it was trained on: ``committed_content`` is the content digest
+    of the current commit, compared with the one recorded at training.
+    """
+    dirty = lineage.get("git_dirty") != "False"
+    recorded = lineage.get("content_hash")
+    committed_since = dirty and bool(recorded) and recorded == committed_content
     return [
         GateResult(
             "lineage.git_sha",
             bool(lineage.get("git_sha")),
             lineage.get("git_sha") or "missing",
             "present",
+            hint="train inside a git repository (`just install` initialises one)",
         ),
         GateResult(
             "lineage.git_dirty",
-            lineage.get("git_dirty") == "False",
-            lineage.get("git_dirty"),
-            "False",
+            not dirty or committed_since,
+            "committed after training"
+            if committed_since
+            else ("uncommitted changes" if dirty else "clean"),
+            "clean",
+            hint=COMMIT_HINT,
         ),
         GateResult(
             "lineage.data_hash",
             bool(lineage.get("data_hash")),
             lineage.get("data_hash") or "missing",
             "present",
+            hint="run the pipeline's prepare stage so the data version is recorded",
         ),
     ]
 

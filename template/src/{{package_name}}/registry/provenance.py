@@ -40,6 +40,7 @@ def build(
         "mlflow_run_id": run_id,
         "git_sha": lineage.get("git_sha"),
         "git_dirty": lineage.get("git_dirty"),
+        "content_hash": lineage.get("content_hash"),
         "data_hash": lineage.get("data_hash"),
         "params_hash": lineage.get("params_hash"),
         "template_version": lineage.get("template_version"),

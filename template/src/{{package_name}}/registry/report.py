@@ -58,6 +58,19 @@ def comparison_table(first: VersionRecord, second: VersionRecord) -> str:
     return table(["metric", first.semver, second.semver, "delta", "better"], rows)
 
 
+def comparability_warnings(first: VersionRecord, second: VersionRecord) -> list[str]:
+    """Why two versions' metrics may not be comparable (different data or split)."""
+    warnings = []
+    a, b = first.lineage.get("data_hash", ""), second.lineage.get("data_hash", "")
+    if a != b:
+        warnings.append(
+            f"{first.semver} and {second.semver} were scored on different data or train/test "
+            f"splits (data_hash {a[:12] or 'missing'}… vs {b[:12] or 'missing'}…); "
+            "metric deltas mix model and data changes."
+        )
+    return warnings
+
+
 def history_table(events: Sequence[AuditEvent]) -> str:
     """The audit trail, oldest first."""
     if not events:

@@ -1,10 +1,14 @@
 """Semantic versions for models, derived from what changed.
 
-- MAJOR: the input/output signature differs from the production version's
-  (callers must change).
-- MINOR: the model kind or its hyper-parameters differ from the latest
-  version's (a different model, same contract).
-- PATCH: same configuration retrained (new data, new seed of the world).
+Every new version is compared with the latest one (the highest version
+number), whether or not anything is in production, so one MAJOR line always
+has one input/output contract (2.0.1 never differs from 2.0.0 in what callers
+send or receive):
+
+- MAJOR: the input/output signature differs (callers must change).
+- MINOR: same signature, but the model kind or its hyper-parameters differ
+  (a different model, same contract).
+- PATCH: same signature and configuration, retrained (new data or code).
 """
 
 import re
@@ -61,27 +65,23 @@ class Fingerprint:
     params_hash: str
 
 
-def bump_kind(
-    candidate: Fingerprint, latest: Fingerprint | None, production: Fingerprint | None
-) -> Bump:
-    """Which part to bump for ``candidate`` given the latest and the production versions."""
-    if production is not None and candidate.signature_hash != production.signature_hash:
+def bump_kind(candidate: Fingerprint, latest: Fingerprint) -> Bump:
+    """Which part to bump for ``candidate`` given the latest version's fingerprint."""
+    if candidate.signature_hash != latest.signature_hash:
         return "major"
-    if latest is not None and (
-        candidate.model_kind != latest.model_kind or candidate.params_hash != latest.params_hash
-    ):
+    if candidate.model_kind != latest.model_kind or candidate.params_hash != latest.params_hash:
         return "minor"
     return "patch"
 
 
 def next_version(
-    candidate: Fingerprint,
-    existing: list[SemVer],
-    latest: Fingerprint | None,
-    production: Fingerprint | None,
+    candidate: Fingerprint, existing: list[SemVer], latest: Fingerprint | None
 ) -> tuple[SemVer, Bump | None]:
-    """The version to register ``candidate`` under, and the bump that produced it."""
-    if not existing:
+    """The version to register ``candidate`` under, and the bump that produced it.
+
+    ``latest`` is the fingerprint of the highest version in ``existing``.
+    """
+    if not existing or latest is None:
         return SemVer.parse(FIRST_VERSION), None
-    part = bump_kind(candidate, latest, production)
+    part = bump_kind(candidate, latest)
     return max(existing).bump(part), part

@@ -1,72 +1,54 @@
 """The model registry: register, promote, demote, archive, roll back, inspect.
 
-Stages live in a ``stage`` tag on each MLflow model version; the
-``production`` version carries the ``champion`` alias and the ``staging``
-version the ``challenger`` alias, so consumers load ``models:/<name>@champion``.
-Every change is made under a lock (read-modify-write: read the champion,
-archive it, move the alias) and checked afterwards, and every change appends
-an audit event to the registered model's tags: who, when, what and why.
+This module only orchestrates; each concern lives in its own module:
+:mod:`.store` talks to MLflow, :mod:`.stages` holds the stage rules,
+:mod:`.gates` the promotion gates, :mod:`.integrity` the artifact digests,
+:mod:`.audit` the trail and what it implies, :mod:`.locking` the lock that
+makes each change one read-modify-write. Every change verifies the version's
+artifacts before giving it a stage, writes one audit event per stage change,
+and is checked afterwards (stages, aliases and the replayed trail agree).
 """
 
-import fcntl
-import getpass
-import json
-import os
 import tempfile
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
-import mlflow
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-
+from .. import lineage as lineage_facts
 from .. import tracking
 from ..config import Params, Stage
-from ..errors import ModelNotFoundError, ProvenanceError, RegistryError
-from ..lineage import sha256_file
+from ..errors import ModelNotFoundError, RegistryError
 from ..paths import ProjectPaths
-from . import gates, provenance
-from .records import (
-    AUDIT_PREFIX,
-    DRIFT_TAG,
-    PROVENANCE_DIGEST_TAG,
-    SEMVER_TAG,
-    STAGE_TAG,
-    AuditEvent,
-    VersionRecord,
-)
+from . import audit, gates, integrity, stages
+from .locking import registry_lock
+from .records import DRIFT_TAG, SEMVER_TAG, STAGE_TAG, AuditEvent, VersionRecord
 from .semver import Fingerprint, SemVer, next_version
+from .store import RegistryStore
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-STAGE_ALIAS: Mapping[str, str] = {"production": CHAMPION, "staging": CHALLENGER}
-
-
-def current_user() -> str:
-    """Who is acting: ``MODEL_REGISTRY_USER``, else the login name."""
-    return os.environ.get("MODEL_REGISTRY_USER") or getpass.getuser()
+CHAMPION = stages.CHAMPION
+CHALLENGER = stages.CHALLENGER
+#: Longest ``--reason`` accepted: it is stored in a registry tag.
+MAX_REASON_LENGTH = 1000
 
 
 class ModelRegistry:
     """Lifecycle operations on one registered model."""
 
-    def __init__(self, paths: ProjectPaths, params: Params) -> None:
+    def __init__(
+        self, paths: ProjectPaths, params: Params, store: RegistryStore | None = None
+    ) -> None:
         self.paths = paths
         self.params = params
         self.name = params.registry.model_name
         tracking.configure(paths.root, params.tracking.experiment)
-        self.client = MlflowClient()
+        self.store = store or RegistryStore(self.name)
+        self.local = tracking.is_local_store(self.store.uri, paths.root)
 
     # -- reading ---------------------------------------------------------------
 
     def versions(self) -> list[VersionRecord]:
         """Every version, oldest semver first."""
-        found = self.client.search_model_versions(f"name = '{self.name}'")
-        return sorted((VersionRecord.from_mlflow(mv) for mv in found), key=lambda r: r.sortable)
+        return self.store.versions()
 
     def get(self, ref: str) -> VersionRecord:
         """Resolve ``1.2.0``, ``v1.2.0``, ``@champion`` or ``@challenger``.
@@ -77,157 +59,51 @@ class ModelRegistry:
         if ref.startswith("@"):
             record = self.by_alias(ref[1:])
             if record is None:
-                raise ModelNotFoundError(f"No version of {self.name!r} holds alias {ref}.")
+                raise ModelNotFoundError(
+                    f"No version of {self.name!r} holds alias {ref}; aliases: @{CHAMPION} "
+                    f"(production), @{CHALLENGER} (staging)."
+                )
             return record
         wanted = str(SemVer.parse(ref))
-        for record in self.versions():
+        versions = self.versions()
+        for record in versions:
             if record.semver == wanted:
                 return record
-        known = ", ".join(record.semver for record in self.versions()) or "none"
+        known = ", ".join(record.semver for record in versions) or "none"
         raise ModelNotFoundError(
             f"Model {self.name!r} has no version {wanted}; registered: {known}."
         )
 
     def by_alias(self, alias: str) -> VersionRecord | None:
         """The version holding ``alias``, if any."""
-        try:
-            return VersionRecord.from_mlflow(
-                self.client.get_model_version_by_alias(self.name, alias)
-            )
-        except MlflowException:
-            return None
+        return self.store.holder(alias)
 
     def history(self) -> list[AuditEvent]:
         """Audit events, oldest first."""
-        try:
-            tags = self.client.get_registered_model(self.name).tags
-        except MlflowException:
-            return []
-        return [
-            AuditEvent.from_tag_value(tags[key])
-            for key in sorted(tags)
-            if key.startswith(AUDIT_PREFIX)
-        ]
+        return audit.read(self.store.model_tags())
+
+    def location(self, record: VersionRecord) -> dict[str, Any]:
+        """The version's model URI and where its files are stored."""
+        return self.store.model_location(record.version)
 
     def provenance(self, record: VersionRecord) -> dict[str, Any]:
-        """The provenance record of ``record``, checked against the digest in the registry.
-
-        Raises:
-            ProvenanceError: the stored provenance file was altered.
-        """
+        """The provenance record of ``record``, checked against the digest in the registry."""
         with tempfile.TemporaryDirectory() as tmp:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    run_id=record.run_id, artifact_path=f"provenance/{record.semver}", dst_path=tmp
-                )
-            )
-            path = local / provenance.PROVENANCE_FILE
-            if sha256_file(path) != record.tags.get(PROVENANCE_DIGEST_TAG):
-                raise ProvenanceError(
-                    f"provenance.json of {record.semver} does not match the digest in the registry."
-                )
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return data
+            return integrity.read_provenance(self.store, record, Path(tmp))
 
     def load(self, ref: str) -> tuple[Any, VersionRecord]:
         """Load a version for prediction after verifying its artifact digests."""
+        import mlflow.pyfunc  # noqa: PLC0415 - only prediction needs the pyfunc loader
+
         record = self.get(ref)
         with tempfile.TemporaryDirectory() as tmp:
-            local = self._download_verified(record, Path(tmp))
+            local = integrity.download_verified(self.store, record, Path(tmp))
             # The pyfunc deserialises its adapter while loading, so the files can go afterwards.
             return mlflow.pyfunc.load_model(str(local)), record
 
     def verify_artifacts(self, record: VersionRecord) -> None:
-        """Verify a version's artifacts without loading the model."""
-        with tempfile.TemporaryDirectory() as tmp:
-            self._download_verified(record, Path(tmp))
-
-    def _download_verified(self, record: VersionRecord, destination: Path) -> Path:
-        """Download a version's model files and check them against its provenance."""
-        expected = self.provenance(record)
-        local = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.name}/{record.version}", dst_path=str(destination)
-            )
-        )
-        provenance.verify(local, expected)
-        return local
-
-    # -- writing ---------------------------------------------------------------
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Serialise changes across processes on this machine."""
-        self.paths.registry_lock.parent.mkdir(parents=True, exist_ok=True)
-        with self.paths.registry_lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def register(
-        self,
-        *,
-        run_id: str,
-        model_uri: str,
-        fingerprint: Fingerprint,
-        lineage: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        pinned: str | None = None,
-        by: str | None = None,
-        reason: str = "",
-    ) -> VersionRecord:
-        """Register a trained model as a new, immutable version in ``development``.
-
-        Raises:
-            RegistryError: the pinned version exists or is not a semantic version.
-        """
-        with self._locked():
-            existing = self.versions()
-            taken = {record.semver for record in existing}
-            if pinned is not None:
-                semver, bump = SemVer.parse(pinned), None
-            else:
-                champion = self.by_alias(CHAMPION)
-                latest = existing[-1].fingerprint if existing else None
-                semver, bump = next_version(
-                    fingerprint,
-                    [record.sortable for record in existing],
-                    latest,
-                    champion.fingerprint if champion else None,
-                )
-            if str(semver) in taken:
-                raise RegistryError(
-                    f"Version {semver} of {self.name!r} already exists and versions are immutable; "
-                    "pin another version or let it be derived."
-                )
-            tags = {
-                SEMVER_TAG: str(semver),
-                STAGE_TAG: "development",
-                "semver.bump": "pinned" if pinned is not None else (bump or "initial"),
-                "model.kind": fingerprint.model_kind,
-                "model.params_hash": fingerprint.params_hash,
-                "model.signature_hash": fingerprint.signature_hash,
-                **{f"metric.{name}": str(value) for name, value in metrics.items()},
-                **{
-                    f"lineage.{key}": "" if value is None else str(value)
-                    for key, value in lineage.items()
-                },
-            }
-            self._ensure_registered_model()
-            model_version = mlflow.register_model(model_uri, self.name, tags=tags)
-            try:
-                self._attach_provenance(VersionRecord.from_mlflow(model_version), lineage, metrics)
-            except Exception:
-                # Never leave a version without provenance behind.
-                self.client.delete_model_version(self.name, model_version.version)
-                raise
-            record = self.get(str(semver))
-            self._audit(
-                by, "register", record, from_stage=None, to_stage="development", reason=reason
-            )
-            return record
+        """Verify a version's provenance and artifacts without loading the model."""
+        integrity.verify(self.store, record)
 
     def check(self, record: VersionRecord, stage: Stage) -> list[gates.GateResult]:
         """Evaluate every gate that applies to promoting ``record`` to ``stage``."""
@@ -242,217 +118,413 @@ class ModelRegistry:
         if drift is not None:
             results.append(drift)
         if stage == "production":
-            results.extend(gates.lineage_gate(record.lineage))
+            committed = self._committed_content(record)
+            results.extend(gates.lineage_gate(record.lineage, committed))
         return results
 
+    def rollback_targets(self) -> list[str]:
+        """Earlier champions rollback may return to, newest first."""
+        champion = self.by_alias(CHAMPION)
+        history = audit.production_history(self.history())
+        return audit.rollback_candidates(history, champion.semver if champion else None)
+
+    # -- writing ---------------------------------------------------------------
+
+    def register(
+        self,
+        *,
+        run_id: str,
+        model_uri: str,
+        fingerprint: Fingerprint,
+        lineage: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        pinned: str | None = None,
+        by: str | None = None,
+        reason: str = "",
+    ) -> tuple[VersionRecord, bool]:
+        """Register a trained run as a new, immutable version in ``development``.
+
+        A run is registered once: registering it again returns its existing
+        version (and ``False``), so re-running the stage after a change of
+        gates or registry settings re-evaluates promotion without a new version.
+
+        Raises:
+            RegistryError: the pinned version exists or is not a semantic version.
+        """
+        _check_reason(reason)
+        with self._locked():
+            existing = self.versions()
+            same_run = [record for record in existing if record.run_id == run_id]
+            if same_run:
+                record = same_run[0]
+                if pinned is not None and str(SemVer.parse(pinned)) != record.semver:
+                    raise RegistryError(
+                        f"Run {run_id} is already registered as {record.semver}; a run gets one "
+                        "version. Retrain to register a new one."
+                    )
+                return record, False
+            if pinned is not None:
+                semver, bump = SemVer.parse(pinned), "pinned"
+            else:
+                latest = existing[-1].fingerprint if existing else None
+                derived, part = next_version(
+                    fingerprint, [record.sortable for record in existing], latest
+                )
+                semver, bump = derived, part or "initial"
+            if str(semver) in {record.semver for record in existing}:
+                raise RegistryError(
+                    f"Version {semver} of {self.name!r} already exists and versions are immutable; "
+                    "pin another version or let it be derived."
+                )
+            tags = {
+                SEMVER_TAG: str(semver),
+                STAGE_TAG: "development",
+                "semver.bump": bump,
+                "model.kind": fingerprint.model_kind,
+                "model.params_hash": fingerprint.params_hash,
+                "model.signature_hash": fingerprint.signature_hash,
+                **{f"metric.{name}": str(value) for name, value in metrics.items()},
+                **{
+                    f"lineage.{key}": "" if value is None else str(value)
+                    for key, value in lineage.items()
+                },
+            }
+            self.store.ensure_model()
+            created = self.store.create_version(model_uri, run_id, tags)
+            try:
+                integrity.attach(self.store, created, lineage, metrics)
+            except Exception:
+                # Never leave a version without provenance behind.
+                self.store.delete_version(created.version)
+                raise
+            self._audit(
+                audit.event(
+                    "register",
+                    str(semver),
+                    from_stage=None,
+                    to_stage="development",
+                    by=by,
+                    reason=reason,
+                )
+            )
+            return self._checked(str(semver)), True
+
     def promote(
-        self, ref: str, to: Stage, *, by: str | None = None, reason: str = ""
+        self, ref: str, to: str, *, by: str | None = None, reason: str = ""
     ) -> VersionRecord:
         """Move a version to ``staging`` or ``production`` through the gates.
 
         Raises:
             GateFailedError: a gate failed (nothing changed).
+            ProvenanceError: its artifacts fail their integrity check (nothing changed).
             RegistryError: the move is not a promotion.
         """
-        if to not in STAGE_ALIAS:
-            raise RegistryError(f"Cannot promote to {to!r}; promote accepts: staging, production.")
+        _check_reason(reason)
         with self._locked():
             record = self.get(ref)
-            if record.stage == to:
-                raise RegistryError(f"Version {record.semver} is already in {to}.")
-            if record.stage == "production":
-                raise RegistryError(
-                    f"Version {record.semver} is in production; use demote to move it down."
-                )
-            gates.enforce(record.semver, to, self.check(record, to))
-            self._move(record, to)
-            self._audit(by, "promote", record, from_stage=record.stage, to_stage=to, reason=reason)
-            return self._verified(record.semver)
+            try:
+                target = stages.promotion_target(_stage(record), to)
+            except RegistryError as exc:
+                raise RegistryError(f"Cannot promote {record.semver} to {to}: {exc}.") from None
+            self._admit(record, target, action="promote")
+            self._apply(
+                stages.moves("promote", record.semver, _stage(record), target, self._holders()),
+                by=by,
+                reason=reason,
+            )
+            return self._checked(record.semver)
 
-    def demote(self, ref: str, *, by: str | None = None, reason: str = "") -> VersionRecord:
+    def demote(
+        self,
+        ref: str,
+        *,
+        by: str | None = None,
+        reason: str = "",
+        replacement: str | None = None,
+        force: bool = False,
+    ) -> tuple[VersionRecord, VersionRecord | None]:
         """Move a version one stage down: production → staging → development.
 
+        Returns the demoted version and the champion afterwards.
+
         Raises:
-            RegistryError: the version is not in production or staging.
+            RegistryError: not in production or staging, or it is the champion and
+                neither a replacement nor ``force`` was given.
         """
+        _check_reason(reason)
         with self._locked():
             record = self.get(ref)
-            target: Stage
-            if record.stage == "production":
-                target = "staging"
-            elif record.stage == "staging":
-                target = "development"
-            else:
-                raise RegistryError(
-                    f"Version {record.semver} is in {record.stage}; "
-                    "only production or staging can be demoted."
-                )
-            self._move(record, target)
-            self._audit(
-                by, "demote", record, from_stage=record.stage, to_stage=target, reason=reason
+            try:
+                target = stages.demotion_target(_stage(record))
+            except RegistryError as exc:
+                raise RegistryError(f"Cannot demote {record.semver}: {exc}.") from None
+            return self._retire(
+                record,
+                target=target,
+                action="demote",
+                by=by,
+                reason=reason,
+                replacement=replacement,
+                force=force,
             )
-            return self._verified(record.semver)
 
-    def archive(self, ref: str, *, by: str | None = None, reason: str = "") -> VersionRecord:
-        """Retire a version: it loses its aliases and can no longer be served by alias."""
+    def archive(
+        self,
+        ref: str,
+        *,
+        by: str | None = None,
+        reason: str = "",
+        replacement: str | None = None,
+        force: bool = False,
+    ) -> tuple[VersionRecord, VersionRecord | None]:
+        """Retire a version: it loses its aliases and rollback no longer returns to it.
+
+        Returns the archived version and the champion afterwards.
+
+        Raises:
+            RegistryError: already archived, or it is the champion and neither a
+                replacement nor ``force`` was given.
+        """
+        _check_reason(reason)
         with self._locked():
             record = self.get(ref)
             if record.stage == "archived":
                 raise RegistryError(f"Version {record.semver} is already archived.")
-            self._move(record, "archived")
-            self._audit(
-                by, "archive", record, from_stage=record.stage, to_stage="archived", reason=reason
+            return self._retire(
+                record,
+                target="archived",
+                action="archive",
+                by=by,
+                reason=reason,
+                replacement=replacement,
+                force=force,
             )
-            return self._verified(record.semver)
 
     def rollback(
         self, ref: str | None = None, *, by: str | None = None, reason: str = ""
     ) -> VersionRecord:
-        """Put a previous version back in production (default: the one before the champion).
+        """Return production to an earlier champion (default: the one before the current).
 
-        Metric gates are skipped (this is the emergency path) but the target's
-        artifacts must still pass their integrity check.
+        Rollback walks back along the production history (C → B → A), never
+        forward to the version it just left, and only to versions that were
+        champion before: anything else goes through ``promote`` and its gates.
+        Metric gates are skipped (this is the emergency path), the integrity
+        check is not.
 
         Raises:
-            RegistryError: there is no earlier production version to return to.
+            RegistryError: nothing earlier to return to, or ``ref`` was never champion.
+            ProvenanceError: the target's artifacts fail their integrity check.
         """
+        _check_reason(reason)
         with self._locked():
+            candidates = self.rollback_targets()
             champion = self.by_alias(CHAMPION)
-            target = self.get(ref) if ref else self._previous_production(champion)
-            if champion is not None and champion.version == target.version:
-                raise RegistryError(f"Version {target.semver} is already the champion.")
+            if ref is None:
+                if not candidates:
+                    current = f"{champion.semver} is the champion" if champion else "none is"
+                    raise RegistryError(
+                        f"Nothing earlier to roll back to: {current} and no earlier champion "
+                        "remains in the production history. Promote a version through the "
+                        "gates instead: just models promote <version> production."
+                    )
+                target = self.get(candidates[0])
+            else:
+                target = self.get(ref)
+                if champion is not None and target.version == champion.version:
+                    raise RegistryError(f"Version {target.semver} is already the champion.")
+                if target.semver not in candidates:
+                    earlier = ", ".join(candidates) or "none"
+                    raise RegistryError(
+                        f"Cannot roll back to {target.semver}: it was never champion (or was "
+                        f"taken out of production on purpose). Rollback returns only to earlier "
+                        f"champions ({earlier}); to put {target.semver} in production through "
+                        f"the gates: just models promote {target.semver} production."
+                    )
             self.verify_artifacts(target)
-            self._move(target, "production")
-            self._audit(
-                by,
-                "rollback",
-                target,
-                from_stage=target.stage,
-                to_stage="production",
+            self._apply(
+                stages.moves(
+                    "rollback", target.semver, _stage(target), "production", self._holders()
+                ),
+                by=by,
                 reason=reason,
             )
-            return self._verified(target.semver)
+            return self._checked(target.semver)
 
-    def set_drift_status(self, ref: str, status: str, *, by: str | None = None) -> VersionRecord:
+    def set_drift_status(
+        self, ref: str, status: str, *, by: str | None = None, reason: str = ""
+    ) -> VersionRecord:
         """Record the outcome of a drift check (``passed`` or ``failed``) on a version."""
         if status not in {"passed", "failed"}:
             raise RegistryError(f"Drift status must be passed or failed, got {status!r}.")
+        _check_reason(reason)
         with self._locked():
             record = self.get(ref)
-            self.client.set_model_version_tag(self.name, record.version, DRIFT_TAG, status)
+            self.store.set_version_tag(record.version, DRIFT_TAG, status)
             self._audit(
-                by,
-                f"drift-check-{status}",
-                record,
-                from_stage=record.stage,
-                to_stage=record.stage,
-                reason="",
+                audit.event(
+                    f"drift-check-{status}",
+                    record.semver,
+                    from_stage=record.stage,
+                    to_stage=record.stage,
+                    by=by,
+                    reason=reason,
+                )
             )
-            return self.get(record.semver)
+            return self._checked(record.semver)
 
     # -- internals -------------------------------------------------------------
 
-    def _ensure_registered_model(self) -> None:
-        try:
-            self.client.get_registered_model(self.name)
-        except MlflowException:
-            self.client.create_registered_model(self.name)
+    def _locked(self) -> Any:
+        return registry_lock(self.name, self.paths.registry_lock, self.local)
 
-    def _attach_provenance(
-        self, record: VersionRecord, lineage: Mapping[str, Any], metrics: Mapping[str, float]
-    ) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{self.name}/{record.version}", dst_path=f"{tmp}/model"
-                )
-            )
-            data = provenance.build(
-                semver=record.semver,
-                version=record.version,
-                run_id=record.run_id,
-                lineage=lineage,
-                metrics=metrics,
-                model_dir=local,
-            )
-            path = Path(tmp) / provenance.PROVENANCE_FILE
-            path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            self.client.log_artifact(
-                record.run_id, str(path), artifact_path=f"provenance/{record.semver}"
-            )
-            self.client.set_model_version_tag(
-                self.name, record.version, PROVENANCE_DIGEST_TAG, sha256_file(path)
-            )
-
-    def _set_stage(self, record: VersionRecord, stage: Stage) -> None:
-        self.client.set_model_version_tag(self.name, record.version, STAGE_TAG, stage)
-
-    def _move(self, record: VersionRecord, to: Stage) -> None:
-        """Change stage and aliases together; the previous holder of the alias steps down."""
-        for stage, held in STAGE_ALIAS.items():
-            holder = self.by_alias(held)
-            if holder is not None and holder.version == record.version and stage != to:
-                self.client.delete_registered_model_alias(self.name, held)
-        alias = STAGE_ALIAS.get(to)
-        if alias is not None:
+    def _holders(self) -> dict[Stage, str | None]:
+        holders: dict[Stage, str | None] = {}
+        for stage, alias in stages.STAGE_ALIAS.items():
             holder = self.by_alias(alias)
-            if holder is not None and holder.version != record.version:
-                # A displaced champion is archived; a displaced challenger goes back to development.
-                displaced: Stage = "archived" if to == "production" else "development"
-                self._set_stage(holder, displaced)
-                self._audit(
-                    None,
-                    "displace",
-                    holder,
-                    from_stage=holder.stage,
-                    to_stage=displaced,
-                    reason=f"replaced by {record.semver}",
-                )
-            self.client.set_registered_model_alias(self.name, alias, record.version)
-        self._set_stage(record, to)
+            holders[stage] = holder.semver if holder else None
+        return holders
 
-    def _previous_production(self, champion: VersionRecord | None) -> VersionRecord:
-        exclude = champion.semver if champion else None
-        for event in reversed(self.history()):
-            if event.to_stage == "production" and event.version != exclude:
-                return self.get(event.version)
-        raise RegistryError(
-            "No earlier production version to roll back to; name one: just rollback <version>."
-        )
+    def _committed_content(self, record: VersionRecord) -> str | None:
+        """Content digest of the current commit, when it matters for the lineage gate."""
+        if record.lineage.get("git_dirty") == "False":
+            return None
+        found = lineage_facts.committed_content_hash(self.paths.root, self.paths.pipeline_outputs())
+        return found[1] if found else None
 
-    def _verified(self, semver: str) -> VersionRecord:
-        """Check-after-write: production and the champion alias must agree."""
-        champion = self.by_alias(CHAMPION)
-        in_production = [
-            record.semver for record in self.versions() if record.stage == "production"
-        ]
-        expected = [champion.semver] if champion else []
-        if in_production != expected:
-            raise RegistryError(
-                f"Registry inconsistent: production={in_production}, champion={expected}. "
-                "Another process changed it outside the lock; inspect with `just models list`."
-            )
-        return self.get(semver)
+    def _admit(self, record: VersionRecord, target: Stage, *, action: str) -> None:
+        """Gates (for promotions) and the integrity check, before any write."""
+        if action == "promote":
+            gates.enforce(record.semver, target, self.check(record, target))
+        self.verify_artifacts(record)
 
-    def _audit(
+    def _retire(
         self,
-        by: str | None,
-        action: str,
         record: VersionRecord,
         *,
-        from_stage: str | None,
-        to_stage: str | None,
+        target: Stage,
+        action: str,
+        by: str | None,
         reason: str,
-    ) -> None:
-        now = datetime.now(tz=UTC)
-        event = AuditEvent(
-            at=now.isoformat(timespec="seconds"),
-            by=by or current_user(),
-            action=action,
-            version=record.semver,
-            from_stage=from_stage,
-            to_stage=to_stage,
-            reason=reason,
+        replacement: str | None,
+        force: bool,
+    ) -> tuple[VersionRecord, VersionRecord | None]:
+        """Demote or archive ``record``; a champion needs a replacement or ``force``."""
+        holders = self._holders()
+        planned = [stages.Move(record.semver, _stage(record), target, action)]
+        if record.stage == "production":
+            if replacement is not None:
+                planned.append(self._replacement_move(record, replacement))
+            elif not force:
+                raise RegistryError(
+                    f"{record.semver} is the champion: {action} would leave production empty. "
+                    f"Name the version that takes over with --replacement <version>, or pass "
+                    f"--force to leave production empty (serving @champion then fails)."
+                )
+        elif replacement is not None:
+            raise RegistryError(
+                f"--replacement applies only when the champion leaves production; "
+                f"{record.semver} is in {record.stage}."
+            )
+        displaced_holder = holders.get(target) if target in stages.STAGE_ALIAS else None
+        incoming = {move.version for move in planned}
+        if displaced_holder is not None and displaced_holder not in incoming:
+            planned.insert(
+                0, stages.Move(displaced_holder, target, stages.DISPLACED_TO[target], "displace")
+            )
+        self._apply(planned, by=by, reason=reason)
+        return self._checked(record.semver), self.by_alias(CHAMPION)
+
+    def _replacement_move(self, champion: VersionRecord, ref: str) -> stages.Move:
+        """Validate the version that takes production over from ``champion``."""
+        replacement = self.get(ref)
+        if replacement.version == champion.version:
+            raise RegistryError(f"{champion.semver} cannot replace itself.")
+        if replacement.semver in self.rollback_targets():
+            self.verify_artifacts(replacement)
+            return stages.Move(replacement.semver, _stage(replacement), "production", "rollback")
+        self._admit(replacement, "production", action="promote")
+        return stages.Move(replacement.semver, _stage(replacement), "production", "promote")
+
+    def _apply(self, planned: list[stages.Move], *, by: str | None, reason: str) -> None:
+        """Write stage tags, then aliases, then one audit event per move."""
+        by_semver = {record.semver: record for record in self.versions()}
+        final: dict[str, Stage] = {semver: _stage(record) for semver, record in by_semver.items()}
+        for move in planned:
+            final[move.version] = move.to_stage
+        aliases = stages.aliases_after(final)
+        for move in planned:
+            self.store.set_version_tag(by_semver[move.version].version, STAGE_TAG, move.to_stage)
+        for alias, semver in aliases.items():
+            current = self.by_alias(alias)
+            if semver is None and current is not None:
+                self.store.delete_alias(alias)
+            elif semver is not None and (current is None or current.semver != semver):
+                self.store.set_alias(alias, by_semver[semver].version)
+        promoted = [move for move in planned if move.to_stage == "production"]
+        for move in promoted:
+            self._record_committed_lineage(by_semver[move.version])
+        for move in planned:
+            automatic = move.action == "displace"
+            self._audit(
+                audit.event(
+                    move.action,
+                    move.version,
+                    from_stage=move.from_stage,
+                    to_stage=move.to_stage,
+                    by=None if automatic else by,
+                    reason=_displaced_reason(planned) if automatic else reason,
+                )
+            )
+
+    def _record_committed_lineage(self, record: VersionRecord) -> None:
+        """Note the commit that holds the files a dirty-trained version was trained on."""
+        if record.lineage.get("git_dirty") == "False":
+            return
+        found = lineage_facts.committed_content_hash(self.paths.root, self.paths.pipeline_outputs())
+        if found and found[1] == record.lineage.get("content_hash"):
+            self.store.set_version_tag(record.version, "lineage.committed_as", found[0])
+
+    def _audit(self, event: AuditEvent) -> None:
+        self.store.set_model_tag(audit.next_key(self.store.model_tags()), event.to_tag_value())
+
+    def _checked(self, semver: str) -> VersionRecord:
+        """Check-after-write: stages, aliases and the replayed audit trail must agree."""
+        versions = self.versions()
+        current = {record.semver: _stage(record) for record in versions}
+        for stage, alias in stages.STAGE_ALIAS.items():
+            holder = self.by_alias(alias)
+            in_stage = sorted(semver for semver, now in current.items() if now == stage)
+            expected = [holder.semver] if holder else []
+            if in_stage != expected:
+                raise RegistryError(
+                    f"Registry inconsistent: {stage}={in_stage} but @{alias}={expected}. "
+                    "Another process changed it outside the lock; inspect with "
+                    "`just models list` and `just models history`."
+                )
+        replayed = audit.replay(self.history())
+        drifted = sorted(v for v, stage in replayed.items() if current.get(v, stage) != stage)
+        if drifted:
+            raise RegistryError(
+                f"Registry inconsistent: the audit history disagrees with the stages of "
+                f"{', '.join(drifted)}; inspect with `just models history`."
+            )
+        return next(record for record in versions if record.semver == semver)
+
+
+def _stage(record: VersionRecord) -> Stage:
+    if record.stage not in get_args(Stage):
+        raise RegistryError(f"Version {record.semver} has an unknown stage tag {record.stage!r}.")
+    return cast("Stage", record.stage)
+
+
+def _displaced_reason(planned: list[stages.Move]) -> str:
+    newcomers = [move.version for move in planned if move.action != "displace"]
+    return f"replaced by {', '.join(newcomers)}"
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > MAX_REASON_LENGTH:
+        raise RegistryError(
+            f"--reason is {len(reason)} characters; the registry keeps at most "
+            f"{MAX_REASON_LENGTH}. Shorten it (link to a document for details)."
         )
-        key = f"{AUDIT_PREFIX}{now.strftime('%Y%m%dT%H%M%S%f')}.{uuid.uuid4().hex[:8]}"
-        self.client.set_registered_model_tag(self.name, key, event.to_tag_value())

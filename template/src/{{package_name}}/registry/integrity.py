@@ -1,0 +1,108 @@
+"""Integrity: a version's files must be exactly the ones it was registered with.
+
+At registration ``provenance.json`` (SHA-256 of every model file, plus
+lineage and metrics) is stored beside the run and its own digest in the
+version's tags. Every operation that gives a version a stage, and every load
+for prediction, downloads the files and checks both digests first, so a
+corrupted or tampered artifact store is caught before it can serve.
+"""
+
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+
+from ..errors import ProvenanceError
+from ..lineage import sha256_file
+from . import provenance
+from .records import PROVENANCE_DIGEST_TAG, VersionRecord
+from .store import RegistryStore
+
+
+def provenance_path(semver: str) -> str:
+    """Where a version's provenance lives among its run's artifacts."""
+    return f"provenance/{semver}"
+
+
+def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) -> dict[str, Any]:
+    """The provenance record of ``record``, checked against the digest in the registry.
+
+    Raises:
+        ProvenanceError: the file is missing, unreadable or altered.
+    """
+    expected = record.tags.get(PROVENANCE_DIGEST_TAG)
+    if not expected:
+        raise ProvenanceError(
+            f"Version {record.semver} has no provenance digest; it was not registered by "
+            "this project's pipeline. Register it again with `just pipeline`."
+        )
+    try:
+        local = store.download_run_artifacts(
+            record.run_id, provenance_path(record.semver), workdir / "provenance"
+        )
+    except (MlflowException, OSError) as exc:
+        raise ProvenanceError(
+            f"provenance.json of {record.semver} is missing from the artifact store "
+            f"({str(exc).splitlines()[0][:160]}); restore the store or register the model again."
+        ) from None
+    path = local / provenance.PROVENANCE_FILE
+    if not path.is_file() or sha256_file(path) != expected:
+        raise ProvenanceError(
+            f"provenance.json of {record.semver} does not match the digest in the registry; "
+            "restore the artifact store or register the model again."
+        )
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):  # pragma: no cover - digest matched a bad file
+        raise ProvenanceError(f"provenance.json of {record.semver} is not JSON.") from None
+    return data
+
+
+def download_verified(store: RegistryStore, record: VersionRecord, destination: Path) -> Path:
+    """Download a version's model files into ``destination`` and check them.
+
+    Raises:
+        ProvenanceError: provenance or any model file fails its digest.
+    """
+    expected = read_provenance(store, record, destination)
+    try:
+        local = store.download_model(record.version, destination / "model")
+    except (MlflowException, OSError) as exc:
+        raise ProvenanceError(
+            f"Model files of {record.semver} are missing from the artifact store "
+            f"({str(exc).splitlines()[0][:160]}); restore the store or register the model again."
+        ) from None
+    provenance.verify(local, expected)
+    return local
+
+
+def verify(store: RegistryStore, record: VersionRecord) -> None:
+    """Check a version's provenance and model files without loading the model."""
+    with tempfile.TemporaryDirectory() as tmp:
+        download_verified(store, record, Path(tmp))
+
+
+def attach(
+    store: RegistryStore,
+    record: VersionRecord,
+    lineage: Mapping[str, Any],
+    metrics: Mapping[str, float],
+) -> None:
+    """Write ``provenance.json`` for a new version and record its digest on the version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = store.download_model(record.version, Path(tmp) / "model")
+        data = provenance.build(
+            semver=record.semver,
+            version=record.version,
+            run_id=record.run_id,
+            lineage=lineage,
+            metrics=metrics,
+            model_dir=local,
+        )
+        path = Path(tmp) / provenance.PROVENANCE_FILE
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        store.log_run_artifact(record.run_id, path, provenance_path(record.semver))
+        store.set_version_tag(record.version, PROVENANCE_DIGEST_TAG, sha256_file(path))
