@@ -100,6 +100,16 @@ def _digest_of(entries: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+def _kept(root: Path, paths: Iterable[str], ignored: Iterable[Path]) -> list[str]:
+    """``paths`` (relative to ``root``) that are not under an ignored pipeline output."""
+    skipped = [path.relative_to(root).as_posix() for path in ignored]
+    return [
+        path
+        for path in paths
+        if not any(path == out or path.startswith(f"{out}/") for out in skipped)
+    ]
+
+
 def content_hash(root: Path, ignored: Iterable[Path] = ()) -> str | None:
     """Digest of the tracked files as they are on disk now (git blob ids, outputs excluded).
 
@@ -108,16 +118,17 @@ def content_hash(root: Path, ignored: Iterable[Path] = ()) -> str | None:
     (:func:`committed_content_hash`), so committing them is enough and nothing
     needs retraining.
     """
-    listing = _git(root, "ls-files", "-z", "--", ".", *_excludes(root, ignored))
+    listing = _git(root, "ls-files", "-z", "--", ".")
     if listing is None:
         return None
-    paths = [name for name in listing.split("\0") if name and (root / name).is_file()]
-    if not paths:
+    tracked = _kept(root, filter(None, listing.split("\0")), ignored)
+    present = [path for path in tracked if (root / path).is_file()]
+    if not present:
         return _digest_of([])
-    blobs = _git(root, "hash-object", "--", *paths)
+    blobs = _git(root, "hash-object", "--", *present)
     if blobs is None:
         return None
-    return _digest_of(zip(paths, blobs.splitlines(), strict=True))
+    return _digest_of(zip(present, blobs.splitlines(), strict=True))
 
 
 def committed_content_hash(
@@ -125,14 +136,14 @@ def committed_content_hash(
 ) -> tuple[str, str] | None:
     """``(commit, digest)`` of the files tracked in ``revision``; see :func:`content_hash`."""
     sha = _git(root, "rev-parse", revision)
-    listing = _git(root, "ls-tree", "-r", "-z", revision, "--", ".", *_excludes(root, ignored))
+    listing = _git(root, "ls-tree", "-r", "-z", revision, "--", ".")
     if sha is None or listing is None:
         return None
-    entries = []
+    blobs: dict[str, str] = {}
     for line in filter(None, listing.split("\0")):
         meta, path = line.split("\t", 1)
-        entries.append((path, meta.split()[2]))
-    return sha, _digest_of(entries)
+        blobs[path] = meta.split()[2]
+    return sha, _digest_of((path, blobs[path]) for path in _kept(root, blobs, ignored))
 
 
 def template_version(root: Path) -> str | None:

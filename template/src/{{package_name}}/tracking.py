@@ -52,7 +52,9 @@ def quiet(verbose: bool = False) -> None:
     for key, value in _MLFLOW_DEFAULTS.items():
         os.environ.setdefault(key, value)
     if not verbose:
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        # MLflow warns about CloudPickle and pip on every model it logs: noise for a
+        # pipeline whose model format and requirements are fixed by the project.
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
         logging.getLogger("alembic").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
         warnings.filterwarnings("ignore", category=FutureWarning)

@@ -35,7 +35,7 @@ def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
     features, target = load_prepared(params, paths, "test")
     scores = score(adapter.strategy, params.task, features, target)
     write_json(paths.metrics, scores)
-    _write_plots(adapter, params, paths, features, target)
+    write_plots(adapter, params, paths, features, target)
 
     run = load_run(paths)
     tracking.configure(paths.root, params.tracking.experiment)
@@ -45,13 +45,14 @@ def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
     return scores
 
 
-def _write_plots(
+def write_plots(
     adapter: ModelAdapter,
     params: Params,
     paths: ProjectPaths,
     features: pd.DataFrame,
     target: pd.Series,
 ) -> None:
+    """Write the plot data ``dvc.yaml`` declares for the task (one file per plot)."""
     predicted = adapter.strategy.predict(features)
     if params.task == "classification":
         _write_csv(

@@ -18,13 +18,17 @@ from mlflow.exceptions import MlflowException
 from ..errors import ProvenanceError
 from ..lineage import sha256_file
 from . import provenance
-from .records import PROVENANCE_DIGEST_TAG, VersionRecord
+from .records import PROVENANCE_DIGEST_TAG, PROVENANCE_PATH_TAG, VersionRecord
 from .store import RegistryStore
 
 
-def provenance_path(semver: str) -> str:
-    """Where a version's provenance lives among its run's artifacts."""
-    return f"provenance/{semver}"
+def provenance_path(record: VersionRecord) -> str:
+    """Where a version's provenance lives among its run's artifacts.
+
+    Recorded in the version's tags (one run may be registered under several
+    model names); versions from earlier releases used ``provenance/<semver>``.
+    """
+    return record.tags.get(PROVENANCE_PATH_TAG) or f"provenance/{record.semver}"
 
 
 def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) 
         )
     try:
         local = store.download_run_artifacts(
-            record.run_id, provenance_path(record.semver), workdir / "provenance"
+            record.run_id, provenance_path(record), workdir / "provenance"
         )
     except (MlflowException, OSError) as exc:
         raise ProvenanceError(
@@ -104,5 +108,7 @@ def attach(
         )
         path = Path(tmp) / provenance.PROVENANCE_FILE
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        store.log_run_artifact(record.run_id, path, provenance_path(record.semver))
+        location = f"provenance/{store.name}/{record.semver}"
+        store.log_run_artifact(record.run_id, path, location)
+        store.set_version_tag(record.version, PROVENANCE_PATH_TAG, location)
         store.set_version_tag(record.version, PROVENANCE_DIGEST_TAG, sha256_file(path))

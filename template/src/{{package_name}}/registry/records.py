@@ -11,6 +11,7 @@ SEMVER_TAG = "semver"
 STAGE_TAG = "stage"
 DRIFT_TAG = "drift_check"
 PROVENANCE_DIGEST_TAG = "provenance.sha256"
+PROVENANCE_PATH_TAG = "provenance.path"
 AUDIT_PREFIX = "audit."
 
 

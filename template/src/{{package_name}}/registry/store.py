@@ -149,8 +149,16 @@ class RegistryStore:
         """Where a version's files live: its ``models:/`` URI, source and storage location."""
         with _translated(self.uri):
             version = self.client.get_model_version(self.name, number)
+            source = str(version.source)
+            logged = source.removeprefix("models:/") if source.startswith("models:/m-") else None
+            model_id = getattr(version, "model_id", None) or logged
+            location = (
+                self.client.get_logged_model(model_id).artifact_location
+                if model_id
+                else version.source
+            )
         return {
             "model_uri": f"models:/{self.name}/{number}",
             "source": version.source,
-            "artifact_location": getattr(version, "storage_location", None) or version.source,
+            "artifact_location": location,
         }
