@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from copier import run_update
+from packaging.version import Version
+from releases import NEXT_VERSION, RELEASES, replayed
 from template_versions import (
     CONTRIBUTING_FILE,
     SECURITY_FILE,
     build_template_versions,
+    missing_release_commits,
 )
 
-from conftest import ANSWER_SETS, git_commit_all, load_answers, render, run
+from conftest import ANSWER_SETS, TEMPLATE_ROOT, git_commit_all, load_answers, render, run
 
 pytestmark = pytest.mark.update
 
@@ -229,3 +233,23 @@ def test_template_update_workflow_is_least_privilege_and_opens_a_pull_request(
     for answer_set in ("regression-gitlab", "no-ci-proprietary"):
         other = render(tmp_path / answer_set, load_answers(answer_set), src=template_repo)
         assert not (other / ".github").exists()
+
+
+# -- Releases: the table the replay tests rebuild, and the CHANGELOG ---------------------------
+
+
+def test_recorded_releases_are_ordered_and_in_the_changelog_with_their_commit() -> None:
+    versions = [release.version for release in RELEASES]
+    assert versions == sorted(set(versions), key=Version), "tests/releases.py: oldest first, once"
+    assert Version(NEXT_VERSION) > Version(versions[-1])
+    assert not missing_release_commits(), "run `git fetch --unshallow`: releases need history"
+    changelog = (TEMPLATE_ROOT / "CHANGELOG.md").read_text()
+    sections = dict(re.findall(r"(?ms)^## (\S+)\n(.*?)(?=^## |\Z)", changelog))
+    for release in RELEASES:
+        assert release.version in sections, f"CHANGELOG.md has no '## {release.version}'"
+        assert f"Commit `{release.commit[:7]}`" in sections[release.version], release.version
+    # Only the release being cut (topmost, tagged before it is recorded) may be missing.
+    headings = [name for name in sections if name != "Unreleased"]
+    unrecorded = [name for name in headings if name not in versions]
+    assert unrecorded in ([], headings[:1]), f"record {unrecorded} in tests/releases.py"
+    assert replayed() == RELEASES[-len(replayed()) :]

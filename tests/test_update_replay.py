@@ -239,6 +239,8 @@ def run_template_update_workflow(project: Path, scratch: Path) -> WorkflowRun:
     (stub_dir / "gh").write_text(GH_STUB)
     (stub_dir / "gh").chmod(0o755)
     run(["git", "clone", "--quiet", "--bare", str(project), str(origin)], scratch)
+    listing = ["git", "branch", "--list", "--format=%(refname:short)", "template-update/*"]
+    earlier = set(run(listing, origin).stdout.split())
     run(["git", "remote", "add", "origin", str(origin)], project)
     env = {
         **{key: str(value) for key, value in job.get("env", {}).items()},
@@ -282,10 +284,9 @@ def run_template_update_workflow(project: Path, scratch: Path) -> WorkflowRun:
     result.pr_calls = calls.read_text().splitlines() if calls.is_file() else []
     body = stub_dir / "body"
     result.body = body.read_text() if body.is_file() else ""
-    branches = run(
-        ["git", "branch", "--list", "--format=%(refname:short)", "template-update/*"], origin
-    )
-    result.branch = branches.stdout.strip()
+    created = sorted(set(run(listing, origin).stdout.split()) - earlier)
+    assert len(created) <= 1, f"the workflow pushed several branches: {created}"
+    result.branch = created[0] if created else ""
     if result.branch:
         marked = run(
             ["git", "grep", "-l", "-E", MARKERS.pattern, result.branch, "--"], origin, check=False
@@ -347,7 +348,13 @@ def replay_release(release: Release, template: Path, workdir: Path) -> Replay:
         replay.workflow = run_template_update_workflow(project, workdir / "workflow")
     assert not run(["git", "status", "--porcelain"], project).stdout.strip()
 
-    replay.update = run(["just", "update", "-r", NEXT_VERSION], project, check=False, timeout=2400)
+    if release.has_update_recipe:
+        update = ["just", "update", "-r", NEXT_VERSION]
+    else:  # docs/updating.md: copier by hand, then the script of the release applied
+        copier = ["uvx", "copier", "update", "--defaults", "--conflict", "inline"]
+        update = ["bash", "-c", f'{" ".join(copier)} -r "$1" && bash {SCRIPT} post-update', "-"]
+        update.append(NEXT_VERSION)
+    replay.update = run(update, project, check=False, timeout=2400)
     replay.conflicts = marked_files(project)
     if replay.conflicts:
         # Resolve as docs/updating.md says, then continue through the script, not `just`.
