@@ -253,3 +253,65 @@ def test_recorded_releases_are_ordered_and_in_the_changelog_with_their_commit() 
     unrecorded = [name for name in headings if name not in versions]
     assert unrecorded in ([], headings[:1]), f"record {unrecorded} in tests/releases.py"
     assert replayed() == RELEASES[-len(replayed()) :]
+
+
+# -- The update script's contract (scripts/template-update.sh), without an install -------------
+
+SCRIPT = ["bash", "scripts/template-update.sh"]
+MARKED = "keep: 1\n<<<<<<< before updating\nmine: 2\n=======\ntheirs: 3\n>>>>>>> after updating\n"
+
+
+def test_update_script_lists_conflicts_anywhere_and_says_how_to_go_on_without_just(
+    tmp_path: Path,
+) -> None:
+    project = render(tmp_path / "project")
+    git_commit_all(project)
+    clean = run([*SCRIPT, "conflicts"], project)
+    assert (clean.stdout, clean.stderr.strip()) == ("", "No update conflicts.")
+
+    # Committed markers (an update pull request), uncommitted ones, a new file, a just file.
+    (project / "committed.yml").write_text(MARKED)
+    git_commit_all(project, "chore(template): update with conflicts")
+    (project / "params.yaml").write_text((project / "params.yaml").read_text() + MARKED)
+    (project / "new file.txt").write_text(MARKED)
+    (project / "tasks" / "check.just").write_text(MARKED)
+    (project / "notes.md").write_text("<<<<<<< before updating is how copier marks yours\n")
+
+    listed = run([*SCRIPT, "conflicts"], project, check=False)
+    expected = ["committed.yml", "new file.txt", "params.yaml", "tasks/check.just"]
+    assert (listed.returncode, listed.stdout.splitlines()) == (1, expected)
+    assert "conflicts in 4 file(s):" in listed.stderr
+    assert "Until tasks/check.just is resolved, 'just' cannot read any recipe" in listed.stderr
+    assert "then: bash scripts/template-update.sh post-update" in listed.stderr
+    # `just` itself cannot parse now; post-update stops before it would need it.
+    assert run(["just", "--summary"], project, check=False).returncode != 0
+    stopped = run([*SCRIPT, "post-update"], project, check=False)
+    assert stopped.returncode == 1
+    assert "tasks/check.just" in stopped.stderr
+    assert "uv sync" not in stopped.stdout + stopped.stderr
+    # Aliases old releases call after copier: both reach the same scan.
+    (project / "tasks" / "check.just").write_text(
+        run(["git", "show", "HEAD:tasks/check.just"], project).stdout
+    )
+    for name in ("update-conflicts", "_update-conflicts"):
+        alias = run(["just", name], project, check=False)
+        assert (alias.returncode, alias.stdout.splitlines()) == (1, expected[:3]), name
+
+
+def test_update_script_refuses_unknown_commands_and_a_dirty_tree(tmp_path: Path) -> None:
+    project = render(tmp_path / "project")
+    git_commit_all(project)
+    unknown = run([*SCRIPT, "finish"], project, check=False)
+    assert unknown.returncode == 2
+    assert "unknown command 'finish'" in unknown.stderr
+    assert "post-update" in unknown.stderr
+    assert run([*SCRIPT, "preflight"], project).returncode == 0
+    (project / "params.yaml").write_text((project / "params.yaml").read_text() + "# wip\n")
+    dirty = run([*SCRIPT, "preflight"], project, check=False)
+    assert dirty.returncode == 2
+    assert "uncommitted changes" in dirty.stderr
+    # Callable from anywhere: it works on the project it belongs to.
+    elsewhere = run(
+        ["bash", str(project / "scripts" / "template-update.sh"), "conflicts"], tmp_path
+    )
+    assert elsewhere.returncode == 0
