@@ -23,6 +23,8 @@ HYPER_PARAMETER = {
     "regression": ("alpha: 1.0", "alpha: 0.5"),
 }
 PRIMARY_METRIC = {"classification": "roc_auc", "regression": "r2"}
+# Library chatter a plain `just pipeline` must not print (`-v` shows it).
+NOISE = ("Downloading artifacts", "CloudPickle", "already exists", "View run", "Traceback")
 
 
 @pytest.fixture(scope="module", params=["defaults", "regression-gitlab"])
@@ -49,14 +51,17 @@ def test_registry_scenario(project: InstalledProject) -> None:
     problem = _problem(project)
     params_file = project.path / "params.yaml"
 
-    # First run: every stage, version 1.0.0 promoted to staging by the gates.
-    project.just("pipeline")
+    # First run: every stage, version 1.0.0 promoted to staging by the gates, quietly.
+    first = project.just("pipeline")
     assert _registration(project) == {
         "bump": "initial",
+        "new": True,
         "refused": [],
         "stage": "staging",
         "version": "1.0.0",
     }
+    for noise in NOISE:
+        assert noise not in first.stdout + first.stderr, noise
     git_commit_all(project.path, "chore: record pipeline run")
 
     # An unchanged second run does no work.
@@ -94,6 +99,9 @@ def test_registry_scenario(project: InstalledProject) -> None:
     assert refused.returncode != 0
     assert f"min_{metric}: FAILED" in refused.stderr
     assert "threshold 2.0" in refused.stderr
+    gates = project.just("models", "gates", "1.1.0", check=False)
+    assert gates.returncode == refused.returncode
+    assert f"min_{metric}: FAILED" in gates.stdout
     run(["git", "checkout", "params.yaml"], project.path)
     assert _champion(project) == "1.0.0"
     assert project.just("models", "history").stdout == history_before
@@ -102,6 +110,11 @@ def test_registry_scenario(project: InstalledProject) -> None:
     project.just("models", "promote", "1.1.0", "production", "tuned")
     assert _champion(project) == "1.1.0"
     project.just("rollback")
+    assert _champion(project) == "1.0.0"
+    # Rollback walks back, never forward again to the version it left.
+    again = project.just("rollback", check=False)
+    assert again.returncode != 0
+    assert "Nothing earlier to roll back to" in again.stderr
     assert _champion(project) == "1.0.0"
     listing = project.just("models", "list").stdout
     assert re.search(r"^1\.0\.0\s+\d+\s+production", listing, re.MULTILINE), listing
@@ -119,6 +132,26 @@ def test_registry_scenario(project: InstalledProject) -> None:
     payload = json.loads(predicted[predicted.index("{") :])
     assert payload["version"] == "1.0.0"
     assert len(payload["predictions"]) > 10
+
+
+def test_a_multiclass_dataset_runs_end_to_end(project: InstalledProject) -> None:
+    if _problem(project) != "classification":
+        pytest.skip("the regression project's bundled dataset is covered by the scenario")
+    params_file = project.path / "params.yaml"
+    original = params_file.read_text()
+    params_file.write_text(original.replace("dataset: breast_cancer", "dataset: wine", 1))
+    try:
+        git_commit_all(project.path, "feat: multiclass data")
+        project.just("pipeline")
+        registration = _registration(project)
+        assert registration["bump"] == "major"  # other features: a new input contract
+        roc = (project.path / "reports" / "plots" / "roc.csv").read_text().splitlines()
+        assert roc[0] == "fpr,tpr"
+        assert len(roc) > 3
+        project.just("plots")
+    finally:
+        params_file.write_text(original)
+        git_commit_all(project.path, "revert: binary data")
 
 
 def test_plots_render_and_data_reaches_the_local_remote(project: InstalledProject) -> None:

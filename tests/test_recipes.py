@@ -20,10 +20,12 @@ import pytest
 
 from conftest import ANSWER_SETS, InstalledProject, load_answers, render, run
 
-HOSTILE = "it's $(touch PWNED-subshell) `touch PWNED-backtick` $5 \"quoted\"; touch PWNED-chain"
+HOSTILE = 'it\'s $(touch PWNED-subshell) `touch PWNED-backtick` $5 "quoted"; touch PWNED-chain'
 
 
-def _recipes(dump: dict[str, Any], inherited: bool = False) -> Iterator[tuple[str, dict[str, Any], bool]]:
+def _recipes(
+    dump: dict[str, Any], inherited: bool = False
+) -> Iterator[tuple[str, dict[str, Any], bool]]:
     """(name, recipe, positional) for every recipe of a dumped justfile and its modules."""
     positional = bool(dump["settings"]["positional_arguments"]) or inherited
     for name, recipe in dump["recipes"].items():
