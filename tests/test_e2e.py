@@ -74,6 +74,14 @@ def test_check_passes(project: InstalledProject) -> None:
     assert "Required test coverage" in result.stdout
 
 
+def test_slow_tests_pass_with_the_long_property_profile(project: InstalledProject) -> None:
+    if project.name != "defaults":
+        pytest.skip("the slow profile runs once, on the default answers")
+    result = project.just("test-slow", "--no-cov", "-q")
+    assert " passed" in result.stdout
+    assert "failed" not in result.stdout
+
+
 def test_package_builds_wheel_and_sdist(project: InstalledProject) -> None:
     project.just("package")
     wheels = list((project.path / "dist").glob("*.whl"))
