@@ -11,26 +11,28 @@ commands that use them, so ``--help`` and the registry's read commands start fas
 Exit status: 0 success, 2 bad input or a refused operation, 3 refused by a gate.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .config import Params, load_params
 from .errors import GateFailedError, ProjectError
 from .paths import ProjectPaths, find_project_root
 
 if TYPE_CHECKING:
+    from .config import Params
     from .registry.records import VersionRecord
     from .registry.service import ModelRegistry
 
+    Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
+
 EXIT_USAGE_ERROR = 2
 EXIT_GATE_FAILED = 3
-Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
 STAGE_WORDS = {
     "production": "in production (@champion)",
     "staging": "in staging (@challenger)",
@@ -119,7 +121,7 @@ def _predict(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> i
     return 0
 
 
-def _announce(name: str, record: "VersionRecord", champion: "VersionRecord | None") -> None:
+def _announce(name: str, record: VersionRecord, champion: VersionRecord | None) -> None:
     print(f"{name} {record.semver} is now {STAGE_WORDS.get(record.stage, record.stage)}")
     if record.stage != "production":
         after = f"{champion.semver} (@champion)" if champion else "empty: nothing is served"
@@ -129,7 +131,6 @@ def _announce(name: str, record: "VersionRecord", champion: "VersionRecord | Non
 def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
     from .registry.service import ModelRegistry  # noqa: PLC0415
 
-    registry = ModelRegistry(paths, params)
     readers: dict[str, Callable[[ModelRegistry, argparse.Namespace, Params], int]] = {
         "list": _list,
         "info": _info,
@@ -138,7 +139,8 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
         "gates": _gates,
     }
     if args.action in readers:
-        return readers[args.action](registry, args, params)
+        return readers[args.action](ModelRegistry.for_reading(paths, params), args, params)
+    registry = ModelRegistry(paths, params)
     name = params.registry.model_name
     if args.action == "drift":
         record = registry.set_drift_status(
@@ -164,7 +166,7 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
     return 0
 
 
-def _list(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+def _list(registry: ModelRegistry, args: argparse.Namespace, params: Params) -> int:
     from .registry import report  # noqa: PLC0415
 
     metric = params.gates.primary_metric
@@ -176,7 +178,7 @@ def _list(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -
     return 0
 
 
-def _info(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+def _info(registry: ModelRegistry, args: argparse.Namespace, params: Params) -> int:
     record = registry.get(args.version)
     info = (
         record.summary()
@@ -187,7 +189,7 @@ def _info(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -
     return 0
 
 
-def _compare(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+def _compare(registry: ModelRegistry, args: argparse.Namespace, params: Params) -> int:
     from .registry import report  # noqa: PLC0415
 
     first, second = registry.get(args.first), registry.get(args.second)
@@ -197,14 +199,14 @@ def _compare(registry: "ModelRegistry", args: argparse.Namespace, params: Params
     return 0
 
 
-def _history(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+def _history(registry: ModelRegistry, args: argparse.Namespace, params: Params) -> int:
     from .registry import report  # noqa: PLC0415
 
     print(report.history_table(registry.history()))
     return 0
 
 
-def _gates(registry: "ModelRegistry", args: argparse.Namespace, params: Params) -> int:
+def _gates(registry: ModelRegistry, args: argparse.Namespace, params: Params) -> int:
     record = registry.get(args.version)
     results = registry.check(record, args.to)
     for result in results:
@@ -217,6 +219,19 @@ def _gates(registry: "ModelRegistry", args: argparse.Namespace, params: Params) 
         )
         return EXIT_GATE_FAILED
     return 0
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: looks the installed version up only when asked (it costs an import)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from . import __version__  # noqa: PLC0415
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
 
 
 def _add_actor(parser: argparse.ArgumentParser) -> None:
@@ -237,7 +252,7 @@ def _add_retire_options(parser: argparse.ArgumentParser) -> None:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=__package__, description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log progress and library warnings to stderr"
     )
@@ -327,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from .tracking import quiet  # noqa: PLC0415 - light, but only needed once parsing succeeded
+    from .config import load_params  # noqa: PLC0415 - pydantic: not for `--help`
+    from .tracking import quiet  # noqa: PLC0415
 
     quiet(verbose=args.verbose)
     try:

@@ -9,21 +9,25 @@ artifacts before giving it a stage, writes one audit event per stage change,
 and is checked afterwards (stages, aliases and the replayed trail agree).
 """
 
+import sqlite3
 import tempfile
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
 from .. import lineage as lineage_facts
 from .. import tracking
 from ..config import Params, Stage
 from ..errors import ModelNotFoundError, RegistryError
 from ..paths import ProjectPaths
-from . import audit, gates, integrity, stages
-from .locking import registry_lock
+from . import audit, gates, stages
+from .local_reader import LocalRegistryReader
 from .records import DRIFT_TAG, SEMVER_TAG, STAGE_TAG, AuditEvent, VersionRecord
 from .semver import Fingerprint, SemVer, next_version
-from .store import RegistryStore
+
+if TYPE_CHECKING:
+    from .store import RegistryStore
 
 CHAMPION = stages.CHAMPION
 CHALLENGER = stages.CHALLENGER
@@ -31,24 +35,65 @@ CHALLENGER = stages.CHALLENGER
 MAX_REASON_LENGTH = 1000
 
 
+class RegistryReads(Protocol):
+    """What reading the registry needs: MLflow's store, or the local SQLite reader."""
+
+    def versions(self) -> list[VersionRecord]: ...  # noqa: D102
+    def holder(self, alias: str) -> VersionRecord | None: ...  # noqa: D102
+    def model_tags(self) -> dict[str, str]: ...  # noqa: D102
+    def model_location(self, number: str) -> dict[str, Any]: ...  # noqa: D102
+
+
 class ModelRegistry:
     """Lifecycle operations on one registered model."""
 
     def __init__(
-        self, paths: ProjectPaths, params: Params, store: RegistryStore | None = None
+        self, paths: ProjectPaths, params: Params, reads: RegistryReads | None = None
     ) -> None:
         self.paths = paths
         self.params = params
         self.name = params.registry.model_name
-        tracking.configure(paths.root, params.tracking.experiment)
-        self.store = store or RegistryStore(self.name)
-        self.local = tracking.is_local_store(self.store.uri, paths.root)
+        self._store: RegistryStore | None = None
+        self.reads: RegistryReads = reads or self.store
+
+    @classmethod
+    def for_reading(cls, paths: ProjectPaths, params: Params) -> "ModelRegistry":
+        """A registry whose reads skip MLflow's import when the store is the project's own.
+
+        Changes and artifact checks still load MLflow, on first use.
+        """
+        database = paths.root / tracking.LOCAL_STORE
+        if tracking.is_local_store(tracking.tracking_uri(paths.root), paths.root) and (
+            database.is_file()
+        ):
+            reader = LocalRegistryReader(database, params.registry.model_name)
+            try:
+                reader.model_tags()
+            except sqlite3.Error:  # a store layout this reader does not know: use MLflow
+                return cls(paths, params)
+            return cls(paths, params, reads=reader)
+        return cls(paths, params)
+
+    @property
+    def store(self) -> "RegistryStore":
+        """MLflow's registry, configured on first use (importing MLflow takes seconds)."""
+        if self._store is None:
+            from .store import RegistryStore  # noqa: PLC0415
+
+            tracking.configure(self.paths.root, self.params.tracking.experiment)
+            self._store = RegistryStore(self.name)
+        return self._store
+
+    @property
+    def local(self) -> bool:
+        """Whether changes go to the project's own store (else a shared server)."""
+        return tracking.is_local_store(tracking.tracking_uri(self.paths.root), self.paths.root)
 
     # -- reading ---------------------------------------------------------------
 
     def versions(self) -> list[VersionRecord]:
         """Every version, oldest semver first."""
-        return self.store.versions()
+        return self.reads.versions()
 
     def get(self, ref: str) -> VersionRecord:
         """Resolve ``1.2.0``, ``v1.2.0``, ``@champion`` or ``@challenger``.
@@ -76,24 +121,28 @@ class ModelRegistry:
 
     def by_alias(self, alias: str) -> VersionRecord | None:
         """The version holding ``alias``, if any."""
-        return self.store.holder(alias)
+        return self.reads.holder(alias)
 
     def history(self) -> list[AuditEvent]:
         """Audit events, oldest first."""
-        return audit.read(self.store.model_tags())
+        return audit.read(self.reads.model_tags())
 
     def location(self, record: VersionRecord) -> dict[str, Any]:
         """The version's model URI and where its files are stored."""
-        return self.store.model_location(record.version)
+        return self.reads.model_location(record.version)
 
     def provenance(self, record: VersionRecord) -> dict[str, Any]:
         """The provenance record of ``record``, checked against the digest in the registry."""
+        from . import integrity  # noqa: PLC0415 - downloads need MLflow
+
         with tempfile.TemporaryDirectory() as tmp:
             return integrity.read_provenance(self.store, record, Path(tmp))
 
     def load(self, ref: str) -> tuple[Any, VersionRecord]:
         """Load a version for prediction after verifying its artifact digests."""
         import mlflow.pyfunc  # noqa: PLC0415 - only prediction needs the pyfunc loader
+
+        from . import integrity  # noqa: PLC0415
 
         record = self.get(ref)
         with tempfile.TemporaryDirectory() as tmp:
@@ -103,6 +152,8 @@ class ModelRegistry:
 
     def verify_artifacts(self, record: VersionRecord) -> None:
         """Verify a version's provenance and artifacts without loading the model."""
+        from . import integrity  # noqa: PLC0415
+
         integrity.verify(self.store, record)
 
     def check(self, record: VersionRecord, stage: Stage) -> list[gates.GateResult]:
@@ -189,6 +240,8 @@ class ModelRegistry:
                     for key, value in lineage.items()
                 },
             }
+            from . import integrity  # noqa: PLC0415
+
             self.store.ensure_model()
             created = self.store.create_version(model_uri, run_id, tags)
             try:
@@ -374,7 +427,10 @@ class ModelRegistry:
 
     # -- internals -------------------------------------------------------------
 
-    def _locked(self) -> Any:
+    def _locked(self) -> AbstractContextManager[None]:
+        from .locking import registry_lock  # noqa: PLC0415 - only changes take the lock
+
+        self.store  # noqa: B018 - configure MLflow before the lock needs its client
         return registry_lock(self.name, self.paths.registry_lock, self.local)
 
     def _holders(self) -> dict[Stage, str | None]:
@@ -485,7 +541,7 @@ class ModelRegistry:
             self.store.set_version_tag(record.version, "lineage.committed_as", found[0])
 
     def _audit(self, event: AuditEvent) -> None:
-        self.store.set_model_tag(audit.next_key(self.store.model_tags()), event.to_tag_value())
+        self.store.set_model_tag(audit.next_key(self.reads.model_tags()), event.to_tag_value())
 
     def _checked(self, semver: str) -> VersionRecord:
         """Check-after-write: stages, aliases and the replayed audit trail must agree."""
