@@ -10,7 +10,9 @@ project:
 
 1. the release's own template-update workflow runs locally (its shell steps,
    with ``gh`` stubbed and a bare repository as ``origin``) and must open a
-   pull request that lists exactly the files left with conflict markers;
+   pull request that lists every file left with conflict markers; for this
+   run only, the team has also added a row where the working tree added one
+   to the README's layout table, so there is a conflict to list;
 2. back on the default branch, the release's own ``just update -r <next>``
    (the recipe as it was, already in memory when copier rewrites the project)
    must exit 0 after ``just install`` and ``just check``, or stop on a clean
@@ -109,6 +111,8 @@ hello:
     @echo "hello from tasks/local.just"
 """
 README_SECTION = "\n## Team notes\n\nOn call: the ML platform team. Dashboards live in Grafana.\n"
+README_TABLE_END = "| `justfile`, `tasks/*.just` | task runner | template |\n"
+README_TEAM_ROW = "| `features.py` | the team's feature engineering | you |\n"
 PARAMS_EDITS = (
     ("kind: logistic_regression", "kind: extra_trees"),
     ("    C: 1.0\n    max_iter: 1000\n", "    n_estimators: 50\n"),
@@ -311,6 +315,7 @@ class Replay:
     path: Path
     package: str
     workflow: WorkflowRun | None = None
+    readme_conflict: bool = False
     update: subprocess.CompletedProcess[str] | None = None
     conflicts: list[str] = field(default_factory=list)
     finish: subprocess.CompletedProcess[str] | None = None
@@ -345,7 +350,15 @@ def replay_release(release: Release, template: Path, workdir: Path) -> Replay:
     replay = Replay(release=release, path=project, package=package)
 
     if (project / WORKFLOW).is_file():
+        # One more team edit, for the workflow's run only: a row at the end of the README's
+        # layout table, where the working tree added the update script's row. The pull request
+        # must list that conflict, whatever the release's workflow calls to find it.
+        readme = project / "README.md"
+        replay.readme_conflict = SCRIPT not in readme.read_text()
+        replace_once(readme, README_TABLE_END, README_TABLE_END + README_TEAM_ROW)
+        git_commit_all(project, "docs: the team's module in the layout table")
         replay.workflow = run_template_update_workflow(project, workdir / "workflow")
+        run(["git", "reset", "--quiet", "--hard", "HEAD~1"], project)
     assert not run(["git", "status", "--porcelain"], project).stdout.strip()
 
     if release.has_update_recipe:
@@ -470,6 +483,8 @@ def test_the_release_workflow_opens_a_pull_request_listing_every_conflict(
     assert workflow.outputs["check"]["available"] == "true"
     assert workflow.branch.startswith("template-update/"), workflow.branch
     assert any(call.startswith("pr create") for call in workflow.pr_calls), workflow.pr_calls
+    if result.readme_conflict:  # the release's README lacks the row the working tree added
+        assert "README.md" in workflow.marked_on_branch, workflow.marked_on_branch
     if workflow.marked_on_branch:
         for name in workflow.marked_on_branch:
             assert name in workflow.body, (
