@@ -238,8 +238,9 @@ def run_template_update_workflow(project: Path, scratch: Path) -> WorkflowRun:
     (job,) = workflow["jobs"].values()
     scratch.mkdir(parents=True)
     origin, stub_dir, runner_temp = scratch / "origin.git", scratch / "bin", scratch / "runner"
-    stub_dir.mkdir()
-    runner_temp.mkdir()
+    no_hooks = scratch / "no-hooks"
+    for directory in (stub_dir, runner_temp, no_hooks):
+        directory.mkdir()
     (stub_dir / "gh").write_text(GH_STUB)
     (stub_dir / "gh").chmod(0o755)
     run(["git", "clone", "--quiet", "--bare", str(project), str(origin)], scratch)
@@ -254,6 +255,10 @@ def run_template_update_workflow(project: Path, scratch: Path) -> WorkflowRun:
         "GH_STUB_DIR": str(stub_dir),
         # `git config --global` in the workflow must not touch this machine's config.
         "GIT_CONFIG_GLOBAL": str(scratch / "gitconfig"),
+        # A runner's fresh checkout has no git hooks: `just install` put pre-commit's here.
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "core.hooksPath",
+        "GIT_CONFIG_VALUE_0": str(no_hooks),
         "PATH": os.pathsep.join([str(stub_dir), os.environ.get("PATH", "")]),
     }
     result = WorkflowRun()
