@@ -72,11 +72,22 @@ def test_hostile_arguments_arrive_verbatim_and_run_nothing(installed_project: An
     project.just("models", "promote", "1.0.0", "production", HOSTILE, HOSTILE)
     history = project.just("models", "history").stdout
     assert HOSTILE in history
+    project.just("models", "drift", "1.0.0", "passed", HOSTILE)
+    assert project.just("models", "history").stdout.count(HOSTILE) == 3  # who and why, why
     refused = {
         ("models", "info", HOSTILE): "not a semantic version",
+        ("models", "promote", HOSTILE, "staging"): "not a semantic version",
+        ("models", "promote", "1.0.0", HOSTILE): "invalid choice",
+        ("models", "demote", HOSTILE, HOSTILE): "not a semantic version",
         ("models", "rollback", HOSTILE): "not a semantic version",
         ("models", "archive", "1.0.0", HOSTILE): "would leave production empty",
+        ("models", "archive", "1.0.0", HOSTILE, HOSTILE): "unrecognized arguments",
+        ("models", "compare", HOSTILE, HOSTILE): "not a semantic version",
+        ("models", "drift", HOSTILE, "passed"): "not a semantic version",
+        ("models", "gates", "1.0.0", HOSTILE): "invalid choice",
         ("predict", HOSTILE): "file not found",
+        ("predict", "data/prepared/test.parquet", HOSTILE): "not a semantic version",
+        ("rollback", HOSTILE, HOSTILE): "not a semantic version",
         ("register", HOSTILE): "not a semantic version",
     }
     for args, expected in refused.items():
