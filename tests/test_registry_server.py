@@ -108,7 +108,8 @@ def server(installed_project: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         deadline = time.monotonic() + 180
         while True:
             try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                health = f"{uri}/health"  # http on loopback, built above
+                with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
                     if response.status == 200:
                         break
             except OSError:
