@@ -104,6 +104,17 @@ def test_registry_scenario(project: InstalledProject) -> None:
     assert f"min_{metric}: FAILED" in gates.stdout
     run(["git", "checkout", "params.yaml"], project.path)
     assert _champion(project) == "1.0.0"
+
+    # A misspelt gate stops `just pipeline` before DVC removes any stage output.
+    model_file = project.path / "artifacts" / "model.joblib"
+    before_typo = model_file.read_bytes()
+    params_file.write_text(params_file.read_text().replace(f"  min_{metric}:", "  min_typo:", 1))
+    typo = project.just("pipeline", "--force", check=False)
+    run(["git", "checkout", "params.yaml"], project.path)
+    assert typo.returncode != 0
+    assert "min_typo" in typo.stderr
+    assert "Running stage" not in typo.stdout
+    assert model_file.read_bytes() == before_typo
     assert project.just("models", "history").stdout == history_before
 
     # Promote, then the one-command rollback.

@@ -174,7 +174,15 @@ def load_params(path: Path) -> Params:
         return Params.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            ": ".join(filter(None, [".".join(str(part) for part in error["loc"]), error["msg"]]))
+            ": ".join(
+                filter(
+                    None,
+                    [
+                        ".".join(str(part) for part in error["loc"]),
+                        error["msg"].removeprefix("Value error, "),
+                    ],
+                )
+            )
             for error in exc.errors()
         )
         raise ConfigError(f"Invalid parameters in {path}: {problems}") from exc
