@@ -465,11 +465,10 @@ class ModelRegistry:
         force: bool,
     ) -> tuple[VersionRecord, VersionRecord | None]:
         """Demote or archive ``record``; a champion needs a replacement or ``force``."""
-        holders = self._holders()
-        planned = [stages.Move(record.semver, _stage(record), target, action)]
+        takeover: stages.Move | None = None
         if record.stage == "production":
             if replacement is not None:
-                planned.append(self._replacement_move(record, replacement))
+                takeover = self._replacement_move(record, replacement)
             elif not force:
                 raise RegistryError(
                     f"{record.semver} is the champion: {action} would leave production empty. "
@@ -481,12 +480,11 @@ class ModelRegistry:
                 f"--replacement applies only when the champion leaves production; "
                 f"{record.semver} is in {record.stage}."
             )
-        displaced_holder = holders.get(target) if target in stages.STAGE_ALIAS else None
-        incoming = {move.version for move in planned}
-        if displaced_holder is not None and displaced_holder not in incoming:
-            planned.insert(
-                0, stages.Move(displaced_holder, target, stages.DISPLACED_TO[target], "displace")
-            )
+        planned = stages.moves(action, record.semver, _stage(record), target, self._holders())
+        if takeover is not None:
+            # The replacement leaves its own stage for production, so it is not displaced.
+            planned = [move for move in planned if move.version != takeover.version]
+            planned.append(takeover)
         self._apply(planned, by=by, reason=reason)
         return self._checked(record.semver), self.by_alias(CHAMPION)
 

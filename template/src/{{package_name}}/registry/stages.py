@@ -9,7 +9,6 @@ a displaced challenger goes back to development.
 """
 
 from dataclasses import dataclass
-from typing import Literal
 
 from ..config import Stage
 from ..errors import RegistryError
@@ -27,8 +26,6 @@ PROMOTABLE_FROM: dict[Stage, frozenset[Stage]] = {
 }
 #: One step down for ``demote``.
 DEMOTED_TO: dict[Stage, Stage] = {"production": "staging", "staging": "development"}
-
-Action = Literal["promote", "demote", "archive", "rollback"]
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,6 @@ class RegistryStore:
             found = self.client.search_model_versions(f"name = '{self.name}'")
         return sorted((VersionRecord.from_mlflow(mv) for mv in found), key=lambda r: r.sortable)
 
-    def version(self, number: str) -> VersionRecord:
-        """One version by its registry number."""
-        with _translated(self.uri):
-            return VersionRecord.from_mlflow(self.client.get_model_version(self.name, number))
-
     def create_version(self, model_uri: str, run_id: str, tags: Mapping[str, str]) -> VersionRecord:
         """Register the logged model ``models:/<model id>`` as a new version carrying ``tags``."""
         logged = model_uri.startswith("models:/m-")
