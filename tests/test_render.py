@@ -306,7 +306,7 @@ def test_answers_reach_their_files(project: Project) -> None:
     assert expected["project_name"] in project.text("CHANGELOG.md")
     init = project.text(f"src/{project.package}/__init__.py")
     assert init.startswith(f'"""{expected["description"]}"""\n')
-    assert f'version("{expected["project_slug"]}")' in init
+    assert f'DISTRIBUTION = "{expected["project_slug"]}"' in init
     assert f'PACKAGE := "{project.package}"' in project.text("tasks/project.just")
     params = yaml.safe_load(project.text("params.yaml"))
     assert params["task"] == expected["problem_type"]

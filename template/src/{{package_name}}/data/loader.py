@@ -5,20 +5,20 @@ file tracked by DVC, a warehouse query, ...). The rest of the pipeline only
 needs a DataFrame of numeric features plus the target column.
 """
 
-from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
-from sklearn import datasets
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 
-# Datasets that ship inside scikit-learn: no network needed.
-_BUNDLED: dict[str, Callable[..., Any]] = {
-    "breast_cancer": datasets.load_breast_cancer,
-    "diabetes": datasets.load_diabetes,
-    "iris": datasets.load_iris,
-    "wine": datasets.load_wine,
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Datasets that ship inside scikit-learn (no network needed), by the name of their
+# loader in ``sklearn.datasets``. Names only, so checking params.yaml imports nothing.
+_BUNDLED = {
+    "breast_cancer": "load_breast_cancer",
+    "diabetes": "load_diabetes",
+    "iris": "load_iris",
+    "wine": "load_wine",
 }
 
 
@@ -27,14 +27,16 @@ def available_datasets() -> list[str]:
     return sorted(_BUNDLED)
 
 
-def load_dataset(name: str, target: str = "target") -> pd.DataFrame:
+def load_dataset(name: str, target: str = "target") -> "pd.DataFrame":
     """Load a bundled dataset as one frame: feature columns plus ``target``.
 
     Raises:
         ConfigError: ``name`` is not a known dataset.
     """
+    from sklearn import datasets  # noqa: PLC0415 - only loading needs scikit-learn
+
     try:
-        loader = _BUNDLED[name]
+        loader = getattr(datasets, _BUNDLED[name])
     except KeyError:
         raise ConfigError(
             f"Unknown dataset {name!r}; data.dataset accepts: {', '.join(available_datasets())}."

@@ -8,12 +8,13 @@ without caring which strategy is inside.
 """
 
 from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataValidationError
 from .base import ModelStrategy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ModelAdapter:
@@ -25,7 +26,7 @@ class ModelAdapter:
         self.strategy = strategy
         self.feature_names = list(feature_names)
 
-    def predict(self, model_input: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, model_input: "pd.DataFrame") -> "pd.DataFrame":
         """Validate the request columns, then predict one row per input row.
 
         Raises:
@@ -37,6 +38,8 @@ class ModelAdapter:
                 f"Input is missing {len(missing)} feature column(s): {', '.join(missing)}. "
                 f"Expected: {', '.join(self.feature_names)}."
             )
+        import pandas as pd  # noqa: PLC0415 - importing the package (`just validate`) stays light
+
         predictions = self.strategy.predict(model_input[self.feature_names])
         return pd.DataFrame({"prediction": predictions}, index=model_input.index)
 

@@ -5,16 +5,20 @@ It mirrors scikit-learn's estimator contract (``fit`` / ``predict`` /
 and serving treat every model the same way, whichever library is underneath.
 """
 
+from __future__ import annotations
+
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
-import numpy.typing as npt
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..config import Task
 from ..errors import ConfigError, ModelNotFittedError
+
+if TYPE_CHECKING:  # annotations only: building a strategy need not import pandas
+    import numpy.typing as npt
+    import pandas as pd
 
 
 class HyperParameters(BaseModel):

@@ -1,8 +1,9 @@
 """``evaluate`` stage: score the trained model on held-out data.
 
 Writes ``reports/metrics.json`` (read by ``dvc metrics`` and the gates) and
-plot data under ``reports/plots`` (read by ``dvc plots``), and logs the
-metrics to the training run so the registry can compare versions.
+plot data under ``reports/plots`` (read by ``dvc plots``). The register stage
+records the metrics on the training run; this stage never imports MLflow, so it
+starts in a fraction of the time.
 """
 
 from typing import Any
@@ -11,11 +12,9 @@ import joblib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_curve
 from sklearn.preprocessing import label_binarize
 
-from .. import tracking
 from ..config import Params
 from ..errors import ModelNotFoundError
 from ..models.adapter import ModelAdapter
@@ -24,7 +23,6 @@ from ..paths import ProjectPaths
 from .io import write_atomically, write_json
 from .metrics import evaluate as score
 from .prepare import load_prepared
-from .train import load_run
 
 
 def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
@@ -36,12 +34,6 @@ def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
     scores = score(adapter.strategy, params.task, features, target)
     write_json(paths.metrics, scores)
     write_plots(adapter, params, paths, features, target)
-
-    run = load_run(paths)
-    tracking.configure(paths.root, params.tracking.experiment)
-    client = MlflowClient()
-    for name, value in scores.items():
-        client.log_metric(run.run_id, name, value)
     return scores
 
 

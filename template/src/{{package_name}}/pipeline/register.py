@@ -17,7 +17,7 @@ from ..paths import ProjectPaths
 from ..registry.semver import Fingerprint
 from ..registry.service import ModelRegistry
 from .io import read_json, write_json
-from .train import load_run
+from .run_record import load_run
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def register(
     run = load_run(paths)
     metrics = read_json(paths.metrics, produced_by="just evaluate")
     registry = ModelRegistry(paths, params)
+    registry.store.log_run_metrics(run.run_id, metrics)
     record, new = registry.register(
         run_id=run.run_id,
         model_uri=run.model_uri,

@@ -6,10 +6,9 @@ marks it FAILED, so half-finished runs never look like candidates.
 """
 
 import logging
-import re
 import warnings
-from dataclasses import asdict, dataclass
-from importlib.metadata import PackageNotFoundError, packages_distributions, requires, version
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, requires, version
 from typing import Any
 
 import joblib
@@ -17,30 +16,19 @@ import mlflow
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
-from .. import lineage, tracking
+from .. import DISTRIBUTION, lineage, tracking
 from ..config import Params
 from ..models.adapter import ModelAdapter
 from ..models.factory import build_model
 from ..models.pyfunc import MODEL_ARTIFACT, AdapterPyfunc
 from ..paths import ProjectPaths
-from .io import read_json, write_atomically, write_json
+from .io import write_atomically, write_json
 from .prepare import load_prepared
+from .run_record import TrainedRun
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
-
-
-@dataclass(frozen=True)
-class TrainedRun:
-    """What ``evaluate`` and ``register`` need to know about the training run."""
-
-    run_id: str
-    model_uri: str
-    model_kind: str
-    params_hash: str
-    signature_hash: str
-    lineage: dict[str, Any]
 
 
 def train(params: Params, paths: ProjectPaths) -> TrainedRun:
@@ -98,11 +86,6 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     return result
 
 
-def load_run(paths: ProjectPaths) -> TrainedRun:
-    """The record ``train`` wrote for the latest run."""
-    return TrainedRun(**read_json(paths.run_record, produced_by="just train"))
-
-
 def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in values.items():
@@ -117,19 +100,21 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _pinned_requirements() -> list[str]:
     """The project's own runtime dependencies, pinned to the installed versions.
 
-    Read from the installed package's metadata, so a library added with
-    ``uv add`` is recorded with the model too; passing the list explicitly
+    Read from the installed package's metadata (parsed by ``packaging``, as pip
+    does), so a library added with ``uv add`` is recorded with the model too;
+    a dependency whose environment marker excludes this interpreter is left
+    out, and optional extras are not runtime needs. Passing the list explicitly
     also spares MLflow its slow dependency inference.
     """
-    package = (__package__ or "").split(".")[0]
-    distribution = packages_distributions().get(package, [package])[0]
+    from packaging.requirements import Requirement  # noqa: PLC0415 - only training pins
+
     pinned = []
-    for requirement in requires(distribution) or []:
-        if ";" in requirement:  # extras and environment-specific requirements
+    for line in requires(DISTRIBUTION) or []:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue
-        name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0]
         try:
-            pinned.append(f"{name}=={version(name)}")
+            pinned.append(f"{requirement.name}=={version(requirement.name)}")
         except PackageNotFoundError:  # pragma: no cover - declared but not installed
-            pinned.append(requirement)
+            pinned.append(str(requirement))
     return pinned

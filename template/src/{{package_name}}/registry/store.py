@@ -135,6 +135,24 @@ class RegistryStore:
                 )
             )
 
+    def log_run_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Record evaluation metrics on the training run, unless it already holds them.
+
+        The evaluate stage runs without MLflow (it only writes files), so the
+        metrics reach the run here; a re-run with unchanged metrics adds nothing.
+        """
+        from mlflow.entities import Metric  # noqa: PLC0415 - only this write needs it
+        from mlflow.utils.time import get_current_time_millis  # noqa: PLC0415
+
+        with _translated(self.uri):
+            logged = self.client.get_run(run_id).data.metrics
+            if all(logged.get(name) == value for name, value in metrics.items()):
+                return
+            now = get_current_time_millis()
+            self.client.log_batch(
+                run_id, metrics=[Metric(name, value, now, 0) for name, value in metrics.items()]
+            )
+
     def log_run_artifact(self, run_id: str, local: Path, path: str) -> None:
         """Upload one file to a run's artifacts under ``path``."""
         with _translated(self.uri):
