@@ -9,6 +9,7 @@ import logging
 import warnings
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, requires, version
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -29,6 +30,7 @@ from .run_record import TrainedRun
 logger = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def train(params: Params, paths: ProjectPaths) -> TrainedRun:
@@ -72,6 +74,9 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
             signature=signature,
             input_example=example,
             pip_requirements=_pinned_requirements(),
+            # The package travels with the model, so `mlflow.pyfunc.load_model` works
+            # where the project is not installed (a serving image, a notebook).
+            code_paths=[str(PACKAGE_DIR)],
         )
         result = TrainedRun(
             run_id=run.info.run_id,
