@@ -52,6 +52,9 @@ def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     # (which would hide every other pyenv Python from uv's discovery).
     for leaked in ("VIRTUAL_ENV", "PYENV_VERSION", "PYENV_DIR", "UV_RUN_RECURSION_DEPTH"):
         env.pop(leaked, None)
+    # A developer's machine caches bytecode; without it every command in a generated
+    # project compiles MLflow, scikit-learn and pandas from source again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     venv_bin = str(TEMPLATE_ROOT / ".venv" / "bin")
     env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
     return env
