@@ -1,6 +1,6 @@
 """Benchmark: time from a fresh `copier copy` to a green `just check`, warm uv cache.
 
-Spec target (SPEC.md section 7): a fresh project reaches a green ``just check`` in at
+Target: a fresh project reaches a green ``just check`` in at
 most 45 s with a warm uv cache. The machines are shared and noisy, so the script also
 measures a reference in the same project and the same run, and reports the total as a
 ratio to it too.

@@ -1,6 +1,6 @@
 """Benchmark: `copier copy` of the full template against copier's own floor, and `copier update`.
 
-Spec targets (SPEC.md section 7), each a ratio measured in the same run:
+Targets, each a ratio measured in the same run:
 
 - ``copier copy``, all features, default answers: at most 1.5x copier's own floor, the
   copy of a one-file template;
