@@ -185,3 +185,50 @@ def test_bad_arguments_fail_with_one_clear_line(project: InstalledProject) -> No
     bad = project.just("models", "promote", "1.0.0", "prod", check=False)
     assert bad.returncode != 0
     assert "invalid choice: 'prod'" in bad.stderr
+
+
+# A stage the team adds to dvc.yaml: not one of the project's own, so DVC runs its command.
+TEAM_STAGE = """
+  summary:
+    cmd: python -c "import shutil; shutil.copy('reports/metrics.json', 'reports/summary.json')"
+    deps:
+      - reports/metrics.json
+    outs:
+      - reports/summary.json:
+          cache: false
+"""
+
+
+def test_pipeline_runs_own_stages_here_and_a_team_stage_through_dvc(
+    project: InstalledProject,
+) -> None:
+    if _problem(project) != "classification":
+        pytest.skip("the runner does not depend on the problem type")
+    dvc_yaml = project.path / "dvc.yaml"
+    original = dvc_yaml.read_text()
+    dvc_yaml.write_text(original + TEAM_STAGE)
+    try:
+        ran = project.just("pipeline", "--force")
+        assert "Running stage 'train' in this process" in ran.stdout
+        assert "Running stage 'summary':" in ran.stdout
+        assert (project.path / "reports" / "summary.json").read_text() == (
+            project.path / "reports" / "metrics.json"
+        ).read_text()
+        status = run(["uv", "run", "--frozen", "dvc", "status"], project.path)
+        assert "up to date" in status.stdout, status.stdout
+        assert "up to date" in project.just("pipeline").stdout
+
+        # A failing stage: one line naming it, exit 2, and DVC records nothing for it.
+        params_file = project.path / "params.yaml"
+        params_file.write_text(
+            re.sub(r"min_rows: \d+", "min_rows: 1000000", params_file.read_text())
+        )
+        failed = project.just("pipeline", check=False)
+        assert failed.returncode == 2
+        assert "failed to reproduce 'prepare'" in failed.stderr
+        assert "Traceback" not in failed.stderr
+    finally:
+        run(["git", "checkout", "params.yaml"], project.path)
+        dvc_yaml.write_text(original)
+    project.just("pipeline")
+    assert "up to date" in run(["uv", "run", "--frozen", "dvc", "status"], project.path).stdout

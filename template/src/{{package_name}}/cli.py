@@ -1,7 +1,8 @@
 """Command-line interface: ``<package> <command> [options]``.
 
 Pipeline stages (``prepare``, ``train``, ``evaluate``, ``register``) are what
-``dvc.yaml`` runs; ``validate`` checks ``params.yaml`` before any of them;
+``dvc.yaml`` runs; ``pipeline`` validates ``params.yaml``, then reproduces
+the stale stages in one process (``validate`` does only the check);
 ``models ...`` manages the registry; ``predict`` scores a file with a
 registered version. Every user-fixable failure is a
 :class:`~.errors.ProjectError`: the CLI prints it as one ``error:`` line and
@@ -56,6 +57,22 @@ def _validate(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> 
         f"{paths.params.name} is valid: {params.task} on {params.data.dataset}, "
         f"model {params.model.kind}, gates {', '.join(sorted(params.gates.thresholds())) or '-'}"
     )
+    return 0
+
+
+def _pipeline(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    # A config error must stop here: DVC removes a stage's outputs before running it.
+    _validate(args, params, paths)
+    from .pipeline.runner import reproduce  # noqa: PLC0415 - DVC only for the pipeline
+
+    params_file = str(args.params or paths.params)
+
+    def run_stage(name: str) -> int:
+        return main(["--params", params_file, name])
+
+    ran = reproduce(str(paths.root), __package__, run_stage, targets=args.targets, force=args.force)
+    if not ran:
+        print("Data and pipelines are up to date.")
     return 0
 
 
@@ -264,6 +281,11 @@ def _build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "validate", help="check params.yaml (gates, dataset, model) before the pipeline runs"
     )
+    pipeline = commands.add_parser(
+        "pipeline", help="validate params.yaml, then rerun the stages DVC finds changed"
+    )
+    pipeline.add_argument("targets", nargs="*", help="stages to reproduce (default: all)")
+    pipeline.add_argument("--force", action="store_true", help="rerun even unchanged stages")
     commands.add_parser("prepare", help="validate the data and write the train/test split")
     commands.add_parser("train", help="train the configured model and log the run to MLflow")
     commands.add_parser(
@@ -326,6 +348,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 HANDLERS: dict[str, Handler] = {
     "validate": _validate,
+    "pipeline": _pipeline,
     "prepare": _prepare,
     "train": _train,
     "evaluate": _evaluate,
