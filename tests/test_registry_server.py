@@ -34,7 +34,7 @@ import json, sys
 from mlflow.tracking import MlflowClient
 from {package}.config import load_params
 from {package}.paths import ProjectPaths
-from {package}.pipeline.train import load_run
+from {package}.pipeline.run_record import load_run
 from {package}.registry.semver import Fingerprint
 from {package}.registry.service import ModelRegistry
 

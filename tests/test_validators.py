@@ -27,6 +27,10 @@ DESCRIPTION_QUOTES = (
     "The description must not contain double quotes or backslashes (it is written into "
     "pyproject.toml and a docstring); use single quotes instead."
 )
+REGISTRY = (
+    "The container registry must be a lowercase registry host with an optional port and "
+    'namespace, without scheme or tag (e.g. ghcr.io/my-org or localhost:5000/ml); got "{value}".'
+)
 AUTHOR_QUOTES = "The author name must be one line without double quotes or backslashes."
 
 # (question, bad answer, the exact message copier must show)
@@ -58,6 +62,11 @@ REFUSALS = [
         id="project-name-too-long",
     ),
     pytest.param("author_email", "nope", EMAIL, id="email-no-at"),
+    pytest.param("container_registry", "https://ghcr.io/org", REGISTRY, id="registry-scheme"),
+    pytest.param("container_registry", "ghcr.io/Org", REGISTRY, id="registry-uppercase"),
+    pytest.param("container_registry", "ghcr.io/org/app:1.0", REGISTRY, id="registry-tag"),
+    pytest.param("container_registry", "ghcr.io/org/", REGISTRY, id="registry-trailing-slash"),
+    pytest.param("container_registry", "", REGISTRY, id="registry-empty"),
     pytest.param("author_email", "a@b", EMAIL, id="email-no-domain"),
     pytest.param(
         "description",
@@ -121,6 +130,7 @@ def test_good_non_default_answers_are_accepted(tmp_path: Path) -> None:
         "python_version": "3.13",
         "problem_type": "regression",
         "ci_provider": "none",
+        "container_registry": "localhost:5000/ml-team/models",
     }
     assert len(answers["project_name"]) == 80
     assert len(answers["project_slug"]) == 64
