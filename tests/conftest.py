@@ -152,3 +152,17 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
     yield get
     for project in cache.values():
         shutil.rmtree(project.path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def trained_project(installed_project: Any) -> InstalledProject:
+    """The default project after one `just pipeline` and a promotion: 1.0.0 is the champion.
+
+    Shared, read-only: tests that export, serve, build images or render manifests
+    use it; tests that change the registry ask ``installed_project`` for their own.
+    """
+    project: InstalledProject = installed_project("defaults", "trained")
+    project.just("pipeline")
+    git_commit_all(project.path, "chore: record pipeline run")
+    project.just("models", "promote", "1.0.0", "production", "first release")
+    return project

@@ -50,6 +50,7 @@ DISTINCTIVE: dict[str, str] = {
     "python_version": "3.11",
     "problem_type": "regression",
     "ci_provider": "gitlab",
+    "container_registry": "registry.zq.example:5000/fleet",
 }
 
 CASES: dict[str, dict[str, Any]] = {

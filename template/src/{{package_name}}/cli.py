@@ -4,7 +4,9 @@ Pipeline stages (``prepare``, ``train``, ``evaluate``, ``register``) are what
 ``dvc.yaml`` runs; ``pipeline`` validates ``params.yaml``, then reproduces
 the stale stages in one process (``validate`` does only the check);
 ``models ...`` manages the registry; ``predict`` scores a file with a
-registered version. Every user-fixable failure is a
+registered version; ``export`` writes a version's verified bundle and
+``serve`` serves it over HTTP (see :mod:`.serving`); ``deploy`` renders its
+KServe manifests and applies them (see :mod:`.deployment`). Every user-fixable failure is a
 :class:`~.errors.ProjectError`: the CLI prints it as one ``error:`` line and
 exits non-zero instead of a traceback. Heavy libraries are imported by the
 commands that use them, so ``--help`` and the registry's read commands start fast.
@@ -138,6 +140,51 @@ def _predict(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> i
     return 0
 
 
+def _export(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    from .registry.service import ModelRegistry  # noqa: PLC0415
+
+    record, bundle = ModelRegistry(paths, params).export(args.model, args.output or paths.bundle)
+    print(json.dumps({"version": record.semver, "bundle": str(bundle)}))
+    return 0
+
+
+def _serve(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    import os  # noqa: PLC0415
+
+    from .registry.service import ModelRegistry  # noqa: PLC0415
+    from .serving.__main__ import DEFAULT_PORT, serve  # noqa: PLC0415
+
+    ref = args.model or os.environ.get("SERVING_MODEL") or "@champion"
+    record, bundle = ModelRegistry(paths, params).export(ref, paths.bundle)
+    print(f"exported {params.registry.model_name} {record.semver} to {bundle}", file=sys.stderr)
+    return serve(
+        bundle,
+        host=args.host or os.environ.get("HOST") or "127.0.0.1",
+        port=args.port or os.environ.get("PORT") or str(DEFAULT_PORT),
+    )
+
+
+def _deploy(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    import os  # noqa: PLC0415
+
+    from .deployment.service import deploy  # noqa: PLC0415
+    from .registry.service import ModelRegistry  # noqa: PLC0415
+
+    result = deploy(
+        ModelRegistry.for_reading(paths, params),
+        args.version,
+        root=paths.root,
+        environment=args.env,
+        canary=args.canary,
+        repository=args.image or os.environ.get("IMAGE"),
+        by=args.by,
+        apply=not args.render_only,
+        if_deployed=args.if_deployed,
+    )
+    print("\n".join(result.lines()))
+    return 0
+
+
 def _announce(name: str, record: VersionRecord, champion: VersionRecord | None) -> None:
     print(f"{name} {record.semver} is now {STAGE_WORDS.get(record.stage, record.stage)}")
     if record.stage != "production":
@@ -267,6 +314,52 @@ def _add_retire_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_serving_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """``export`` and ``serve``: the bridge from the registry to an HTTP server."""
+    export = commands.add_parser(
+        "export", help="write a version's verified model bundle (model files + provenance)"
+    )
+    export.add_argument(
+        "model", nargs="?", default="@champion", help="version (1.2.0) or alias (@champion)"
+    )
+    export.add_argument(
+        "--output", type=Path, default=None, help="bundle directory (default: build/model)"
+    )
+    serve = commands.add_parser(
+        "serve", help="export a version and serve it over HTTP (PORT, default 8000)"
+    )
+    serve.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="version or alias to serve (default: $SERVING_MODEL or @champion)",
+    )
+    serve.add_argument("--host", default=None, help="address (default: $HOST or 127.0.0.1)")
+    serve.add_argument("--port", default=None, help="port (default: $PORT or 8000)")
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="render a version's KServe manifests to build/deploy/<env>; apply them with kubectl",
+    )
+    deploy.add_argument("version", help="version (1.2.0) or alias (@champion, @challenger)")
+    deploy.add_argument("--env", choices=["staging", "production"], default="production")
+    deploy.add_argument(
+        "--canary", metavar="PERCENT", help="production only: this version's share (1-99)"
+    )
+    deploy.add_argument("--image", help="image name without tag (default: $IMAGE)")
+    deploy.add_argument("--by", help="who is deploying (default: $MODEL_REGISTRY_USER or login)")
+    deploy.add_argument(
+        "--render-only", action="store_true", help="write the manifests, never run kubectl"
+    )
+    deploy.add_argument(
+        "--if-deployed",
+        action="store_true",
+        help="only redeploy an environment with a recorded deployment (for rollback)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=__package__, description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--version", action=_VersionAction)
@@ -306,6 +399,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--input", type=Path, required=True, help="CSV or Parquet file of feature rows"
     )
 
+    _add_serving_commands(commands)
     models = commands.add_parser("models", help="inspect and manage the model registry")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="table of versions with stage and key metrics")
@@ -354,6 +448,9 @@ HANDLERS: dict[str, Handler] = {
     "evaluate": _evaluate,
     "register": _register,
     "predict": _predict,
+    "export": _export,
+    "serve": _serve,
+    "deploy": _deploy,
     "models": _models,
 }
 

@@ -69,6 +69,11 @@ class ProjectPaths:
         """What ``register`` did: version, semver, gates."""
         return self.reports / "registration.json"
 
+    @property
+    def bundle(self) -> Path:
+        """Where ``just export`` and ``just serve`` put the served model bundle."""
+        return self.root / "build" / "model"
+
     def pipeline_outputs(self) -> list[Path]:
         """Files the pipeline itself rewrites; changes there do not make code "dirty"."""
         return [self.root / "dvc.lock", self.prepared, self.model_dir, self.reports]

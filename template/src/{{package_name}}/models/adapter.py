@@ -16,6 +16,9 @@ from .base import ModelStrategy
 if TYPE_CHECKING:
     import pandas as pd
 
+#: Name of the serialised adapter among a logged model's artifacts (``MLmodel`` lists it).
+MODEL_ARTIFACT = "adapter"
+
 
 class ModelAdapter:
     """Wrap a trained strategy behind a validated ``predict(DataFrame) -> DataFrame``."""

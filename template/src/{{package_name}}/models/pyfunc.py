@@ -12,9 +12,7 @@ import joblib
 import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
-from .adapter import ModelAdapter
-
-MODEL_ARTIFACT = "adapter"
+from .adapter import MODEL_ARTIFACT, ModelAdapter
 
 
 class AdapterPyfunc(PythonModel):  # type: ignore[misc]  # MLflow is treated as untyped

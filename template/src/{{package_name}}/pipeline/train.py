@@ -19,9 +19,9 @@ from mlflow.models import infer_signature
 
 from .. import DISTRIBUTION, lineage, tracking
 from ..config import Params
-from ..models.adapter import ModelAdapter
+from ..models.adapter import MODEL_ARTIFACT, ModelAdapter
 from ..models.factory import build_model
-from ..models.pyfunc import MODEL_ARTIFACT, AdapterPyfunc
+from ..models.pyfunc import AdapterPyfunc
 from ..paths import ProjectPaths
 from .io import write_atomically, write_json
 from .prepare import load_prepared

@@ -8,6 +8,7 @@ corrupted or tampered artifact store is caught before it can serve.
 """
 
 import json
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ def provenance_path(record: VersionRecord) -> str:
 def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) -> dict[str, Any]:
     """The provenance record of ``record``, checked against the digest in the registry.
 
+    The checked file is left at ``workdir/provenance.json``.
+
     Raises:
         ProvenanceError: the file is missing, unreadable or altered.
     """
@@ -52,12 +55,15 @@ def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) 
             f"provenance.json of {record.semver} is missing from the artifact store "
             f"({str(exc).splitlines()[0][:160]}); restore the store or register the model again."
         ) from None
-    path = local / provenance.PROVENANCE_FILE
-    if not path.is_file() or sha256_file(path) != expected:
+    found = local / provenance.PROVENANCE_FILE
+    if not found.is_file() or sha256_file(found) != expected:
         raise ProvenanceError(
             f"provenance.json of {record.semver} does not match the digest in the registry; "
             "restore the artifact store or register the model again."
         )
+    # Beside the model files, as a bundle lays them out (see :mod:`.export`).
+    path = found.replace(workdir / provenance.PROVENANCE_FILE)
+    shutil.rmtree(workdir / "provenance")
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):  # pragma: no cover - digest matched a bad file
@@ -66,14 +72,16 @@ def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) 
 
 
 def download_verified(store: RegistryStore, record: VersionRecord, destination: Path) -> Path:
-    """Download a version's model files into ``destination`` and check them.
+    """Download a version's model files and provenance into ``destination``; check them.
+
+    ``destination`` ends up laid out as a bundle: ``model/`` beside ``provenance.json``.
 
     Raises:
         ProvenanceError: provenance or any model file fails its digest.
     """
     expected = read_provenance(store, record, destination)
     try:
-        local = store.download_model(record.version, destination / "model")
+        local = store.download_model(record.version, destination / provenance.BUNDLE_MODEL_DIR)
     except (MlflowException, OSError) as exc:
         raise ProvenanceError(
             f"Model files of {record.semver} are missing from the artifact store "

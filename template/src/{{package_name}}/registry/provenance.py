@@ -13,6 +13,8 @@ from ..errors import ProvenanceError
 from ..lineage import sha256_file
 
 PROVENANCE_FILE = "provenance.json"
+#: A model bundle (``just export``) holds the MLflow model files here, beside ``provenance.json``.
+BUNDLE_MODEL_DIR = "model"
 
 
 def artifact_digests(model_dir: Path) -> dict[str, str]:

@@ -156,6 +156,13 @@ class ModelRegistry:
 
         integrity.verify(self.store, record)
 
+    def export(self, ref: str, destination: Path) -> tuple[VersionRecord, Path]:
+        """Write a version's verified model bundle (model files + provenance) for serving."""
+        from .export import export_bundle  # noqa: PLC0415 - only exporting needs MLflow's client
+
+        record = self.get(ref)
+        return record, export_bundle(self.store, record, destination)
+
     def check(self, record: VersionRecord, stage: Stage) -> list[gates.GateResult]:
         """Evaluate every gate that applies to promoting ``record`` to ``stage``."""
         config = self.params.gates

@@ -1,0 +1,174 @@
+"""``deploy``: resolve a version, check it may run there, render, apply, record.
+
+Everything that can refuse runs before anything is written: the version is
+resolved in the registry, its environment checked (:mod:`.policy`), the image
+named (:mod:`.image`) and the manifests rendered in memory
+(:mod:`.manifests`). Only then are the files written, applied when kubectl
+has a cluster (:mod:`.kubectl`), and the deployment recorded (:mod:`.output`).
+A failed apply leaves the previous record in place, so the record always
+names the last deployment that went through.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from ..config import Stage
+from ..registry.audit import current_user
+from ..registry.gates import GateResult
+from ..registry.records import VersionRecord
+from ..registry.stages import CHALLENGER, CHAMPION
+from . import DeploymentError, image, kubectl, manifests, policy
+from .output import DeployFolder, DeploymentRecord
+from .policy import ENVIRONMENTS, Environment
+
+FindCluster = Callable[[], tuple[kubectl.Cluster | None, str]]
+
+
+class Registry(Protocol):
+    """What a deployment reads from the model registry."""
+
+    name: str
+
+    def get(self, ref: str) -> VersionRecord: ...  # noqa: D102
+    def by_alias(self, alias: str) -> VersionRecord | None: ...  # noqa: D102
+    def check(self, record: VersionRecord, stage: Stage) -> list[GateResult]: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deployment did, for the command's output."""
+
+    folder: DeployFolder
+    record: DeploymentRecord | None
+    model: str = ""
+    #: Why nothing was applied (kubectl missing, no context, render only); empty if applied.
+    not_applied: str = ""
+    kubectl_output: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: what runs where, where the files are, what to do next."""
+        folder, record = self.folder, self.record
+        if record is None:
+            return [
+                f"No {folder.environment} deployment is recorded in "
+                f"{folder.shown(folder.directory)}; nothing to redeploy."
+            ]
+        share = (
+            f"canary: {record.traffic_percent}% of the traffic, the previous ready revision "
+            f"keeps {manifests.FULL_TRAFFIC - record.traffic_percent}%"
+            if record.canary
+            else "100% of the traffic"
+        )
+        lines = [
+            f"{self.model} {record.version} to {record.environment}: {record.image} ({share})",
+            f"rendered: {record.manifests} (kustomization: {folder.shown(folder.kustomization)})",
+        ]
+        if record.applied:
+            lines.append(f"applied with kubectl (context {record.kubectl_context}):")
+            lines.extend(f"  {line}" for line in self.kubectl_output)
+        else:
+            lines.append(
+                f"{self.not_applied}: manifests written to {record.manifests}; apply with "
+                f"`kubectl apply -f {record.manifests}` (or `kubectl apply -k "
+                f"{folder.shown(folder.directory)}`)"
+            )
+        lines.extend(f"note: {note}" for note in self.notes)
+        return lines
+
+
+def deploy(
+    registry: Registry,
+    ref: str,
+    *,
+    root: Path,
+    environment: str,
+    canary: str | None = None,
+    repository: str | None = None,
+    by: str | None = None,
+    apply: bool = True,
+    if_deployed: bool = False,
+    find_cluster: FindCluster | None = None,
+) -> DeployResult:
+    """Deploy version ``ref`` (``1.2.0``, ``@champion``) to ``environment``.
+
+    ``if_deployed`` redeploys only where a deployment is already recorded
+    (``just rollback`` uses it); ``apply=False`` renders without kubectl;
+    ``find_cluster`` replaces :func:`.kubectl.find_cluster` (tests).
+
+    Raises:
+        DeploymentError: the version may not run there, or an option or ``infra/`` is invalid.
+        GateFailedError: a challenger canary fails a production gate.
+        ModelNotFoundError: ``ref`` names no version.
+    """
+    env = _environment(environment)
+    folder = DeployFolder(root, env)
+    previous = folder.read_record()
+    if if_deployed and previous is None:
+        return DeployResult(folder, None)
+    percent = policy.parse_canary(canary, env)
+    repository = image.check_repository(repository)
+    record = registry.get(ref)
+    holders = policy.Holders(registry.by_alias(CHAMPION), registry.by_alias(CHALLENGER))
+    policy.admit(record, env, percent, holders, lambda: registry.check(record, "production"))
+    plan = manifests.Plan(env, record.semver, image.reference(repository, record), percent)
+    kustomization, rendered = manifests.render(plan, directory=folder.directory, root=root)
+
+    cluster, not_applied = (
+        (find_cluster or kubectl.find_cluster)() if apply else (None, "render only")
+    )
+    folder.write_manifests(kustomization, rendered)
+    output = kubectl.apply(cluster, folder.manifests, cwd=root) if cluster else []
+    deployed = DeploymentRecord(
+        version=record.semver,
+        environment=env,
+        image=plan.image,
+        traffic_percent=plan.traffic,
+        canary=percent is not None,
+        deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        deployed_by=by or current_user(),
+        applied=cluster is not None,
+        kubectl_context=cluster.context if cluster else None,
+        manifests=folder.shown(folder.manifests),
+    )
+    folder.write_record(deployed)
+    return DeployResult(
+        folder,
+        deployed,
+        model=registry.name,
+        not_applied=not_applied,
+        kubectl_output=output,
+        notes=_notes(deployed, previous, holders),
+    )
+
+
+def _environment(name: str) -> Environment:
+    for env in ENVIRONMENTS:
+        if name == env:
+            return env
+    raise DeploymentError(
+        f"Unknown environment {name!r}; deploy accepts: {', '.join(ENVIRONMENTS)}."
+    )
+
+
+def _notes(
+    record: DeploymentRecord, previous: DeploymentRecord | None, holders: policy.Holders
+) -> list[str]:
+    if not record.canary:
+        return []
+    is_champion = holders.champion is not None and holders.champion.semver == record.version
+    promote = (
+        f"just deploy {record.version}"
+        if is_champion
+        else f"just models promote {record.version} production, then just deploy {record.version}"
+    )
+    notes = [f"promote the canary to all of the traffic with: {promote}"]
+    if previous is None:
+        notes.append(
+            "no earlier production deployment is recorded here: with no previous ready "
+            "revision, KServe sends all of the traffic to this one"
+        )
+    return notes
