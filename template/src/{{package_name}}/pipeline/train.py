@@ -30,6 +30,8 @@ from .run_record import TrainedRun
 logger = logging.getLogger(__name__)
 
 MODEL_NAME_IN_RUN = "model"
+#: The optional dependencies a logged model pins besides the runtime list.
+LOADER_EXTRA = "mlflow"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -103,20 +105,22 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _pinned_requirements() -> list[str]:
-    """The project's own runtime dependencies, pinned to the installed versions.
+    """What loading the model needs, pinned to the installed versions.
 
-    Read from the installed package's metadata (parsed by ``packaging``, as pip
-    does), so a library added with ``uv add`` is recorded with the model too;
-    a dependency whose environment marker excludes this interpreter is left
-    out, and optional extras are not runtime needs. Passing the list explicitly
-    also spares MLflow its slow dependency inference.
+    The runtime dependencies plus the ``mlflow`` extra (the pyfunc loader), read
+    from the installed package's metadata (parsed by ``packaging``, as pip does),
+    so a library added with ``uv add`` is recorded with the model too; a
+    dependency whose environment marker excludes this interpreter is left out,
+    and the other extras (training, serving) are not needed to predict. Passing
+    the list explicitly also spares MLflow its slow dependency inference.
     """
     from packaging.requirements import Requirement  # noqa: PLC0415 - only training pins
 
     pinned = []
     for line in requires(DISTRIBUTION) or []:
         requirement = Requirement(line)
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+        marker = requirement.marker
+        if marker is not None and not marker.evaluate({"extra": LOADER_EXTRA}):
             continue
         try:
             pinned.append(f"{requirement.name}=={version(requirement.name)}")
