@@ -9,6 +9,7 @@ directories with a ``.python-version``).
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import subprocess
 import time
@@ -105,3 +106,22 @@ def run(
             f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{stderr[-4000:]}"
         )
     return Timing(elapsed, cpu, result.stdout)
+
+
+def machine_info() -> dict[str, object]:
+    """The machine a result comes from: CPUs, platform, Python, 1-minute load average."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def template_revision() -> str:
+    """The template's short commit, with " with working-tree changes" when the tree is dirty."""
+    env = command_env(bytecode_cache=True)
+    commit = run(["git", "rev-parse", "--short", "HEAD"], TEMPLATE_ROOT, env, timeout=60)
+    status = run(["git", "status", "--porcelain"], TEMPLATE_ROOT, env, timeout=60)
+    dirty = " with working-tree changes" if status.stdout.strip() else ""
+    return commit.stdout.strip() + dirty
