@@ -46,9 +46,9 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
     request_model = predict_request_model(record)
     lenient = record_model(model.features, extra="ignore")  # MLflow ignores extra columns
     lenient_rows: TypeAdapter[list[BaseModel]] = TypeAdapter(list[lenient])  # type: ignore[valid-type]
-    info = ModelInfo(
+    model_info = ModelInfo(
         version=model.semver, registry_version=model.registry_version, git_sha=model.git_sha
-    )
+    ).model_dump()
     app = FastAPI(
         title=f"{model.adapter.strategy.kind} {model.semver}",
         version=model.semver,
@@ -82,7 +82,7 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
         response_model=PredictResponse,
         summary=f"Predict one row or a batch of up to {MAX_BATCH_ROWS} rows",
     )
-    async def predict(body: request_model, request: Request) -> Response | PredictResponse:  # type: ignore[valid-type]
+    async def predict(body: request_model, request: Request) -> Response:  # type: ignore[valid-type]
         rows: list[BaseModel] = body.records  # type: ignore[attr-defined]
         note(request, rows)
         try:
@@ -92,9 +92,14 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
             detail = [{"loc": ["body", "records"], "msg": str(exc), "type": "unscorable"}]
             return JSONResponse({"detail": detail}, status_code=422)
         metrics.predicted(len(rows))
-        return PredictResponse(
-            predictions=predictions, model=info, prediction_id=request.state.request_id
-        )
+        # Built directly: the values are already JSON types, so the response model
+        # documents the answer without validating it a second time.
+        answer = {
+            "predictions": predictions,
+            "model": model_info,
+            "prediction_id": request.state.request_id,
+        }
+        return JSONResponse(answer)
 
     @app.post(
         "/invocations",

@@ -21,6 +21,7 @@ from ..registry import provenance
 from ..registry.provenance import BUNDLE_MODEL_DIR, PROVENANCE_FILE
 
 _MLMODEL = "MLmodel"
+_INPUT_EXAMPLE = "input_example.json"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class ServedModel:
     git_sha: str | None
     run_id: str
     task: str
+    #: Rows MLflow saved as the input example at training time (for the server's self-check).
+    example: tuple[dict[str, Any], ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /version`` answers: which model, from which code and run."""
@@ -84,6 +87,7 @@ def open_bundle(path: Path) -> ServedModel:
         git_sha=record.get("git_sha"),
         run_id=str(record.get("mlflow_run_id")),
         task=adapter.strategy.task,
+        example=_input_example(model_dir / _INPUT_EXAMPLE),
     )
 
 
@@ -132,3 +136,14 @@ def _signature_inputs(mlmodel: dict[str, Any], adapter: ModelAdapter) -> tuple[F
         Feature(str(column["name"]), str(column["type"]), bool(column.get("required", True)))
         for column in columns
     )
+
+
+def _input_example(path: Path) -> tuple[dict[str, Any], ...]:
+    """The training-time input example as rows; none when MLflow saved another layout."""
+    if not path.is_file():
+        return ()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return tuple(dict(zip(data["columns"], row, strict=True)) for row in data["data"])
+    except (ValueError, TypeError, KeyError):
+        return ()
