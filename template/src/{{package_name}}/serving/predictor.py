@@ -75,9 +75,18 @@ class Predictor:
                 fast = matrix_predict(np.asarray(values, dtype=np.float64))
             except (ValueError, TypeError, KeyError):
                 return None
-        if not np.array_equal(fast, self._frame_predict(values)):
+        if not _same_predictions(fast, self._frame_predict(values)):
             return None
         # scikit-learn would warn on every request that an array has no column names; the
         # columns are in training order (checked above), so the warning says nothing here.
         warnings.filterwarnings("ignore", message=_NO_FEATURE_NAMES)
         return matrix_predict
+
+
+def _same_predictions(first: npt.NDArray[Any], second: npt.NDArray[Any]) -> bool:
+    """Equal labels; numbers equal to within rounding (memory layout changes the last bit)."""
+    if first.shape != second.shape:
+        return False
+    if np.issubdtype(first.dtype, np.floating) and np.issubdtype(second.dtype, np.floating):
+        return bool(np.allclose(first, second, rtol=1e-9, atol=0.0))
+    return bool(np.array_equal(first, second))
