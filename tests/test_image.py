@@ -33,7 +33,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -46,7 +45,7 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
-from conftest import InstalledProject, run, subprocess_env
+from conftest import InstalledProject, free_port, run, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -450,13 +449,6 @@ def test_tampered_bundle_is_refused_by_the_check(image: Image, workdir: Path) ->
 # ---------------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
         return json.loads(response.read())
@@ -465,7 +457,7 @@ def _get(url: str) -> Any:
 @pytest.fixture(scope="module")
 def server(image: Image) -> Iterator[tuple[str, str]]:
     """The image running detached, published on a loopback port; yields (url, name)."""
-    podman, port = image.podman, _free_port()
+    podman, port = image.podman, free_port()
     name = f"copier-mlops-image-test-{os.getpid()}"
     podman("run", "--detach", "--name", name, f"--publish=127.0.0.1:{port}:8000", image.ref)
     url = f"http://127.0.0.1:{port}"

@@ -13,7 +13,6 @@ to the registry's current state.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import InstalledProject, git_commit_all, run, subprocess_env
+from conftest import InstalledProject, free_port, git_commit_all, run, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -76,18 +75,12 @@ print(json.dumps({{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(installed_project: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real MLflow tracking server on loopback, started from the project's environment."""
     project: InstalledProject = installed_project("defaults", "server")
     store = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     uri = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
@@ -183,7 +176,7 @@ def test_two_checkouts_serialise_changes_through_the_server(
 
 def test_an_unreachable_server_fails_within_seconds(installed_project: Any) -> None:
     project: InstalledProject = installed_project("defaults", "server")
-    uri = f"http://127.0.0.1:{_free_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     result = run(["just", "models", "list"], project.path, check=False, MLFLOW_TRACKING_URI=uri)
     assert result.returncode != 0

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import InstalledProject, run, subprocess_env
+from conftest import InstalledProject, free_port, run, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,6 @@ rows = pd.read_parquet("data/prepared/test.parquet").drop(columns=["target"]).he
 rows.to_csv(sys.argv[1], index=False)
 """
 STARTUP_SECONDS = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _get(url: str, timeout: float = 5) -> tuple[int, bytes]:
@@ -94,7 +88,7 @@ def rows(trained_project: InstalledProject, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def served(trained_project: InstalledProject) -> Iterator[str]:
     """`just serve` on a free loopback port, as a user starts it."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         ["just", "serve"],
         cwd=trained_project.path,
@@ -152,7 +146,7 @@ def test_sigterm_answers_the_request_in_flight_then_exits(
     """As Kubernetes stops a pod: SIGTERM to the server process, which is PID 1 in the image."""
     bundle = trained_project.path / "build" / "model"
     trained_project.just("export")
-    port = _free_port()
+    port = free_port()
     python = str(trained_project.path / ".venv" / "bin" / "python")
     process = subprocess.Popen(
         [python, "-m", f"{trained_project.package}.serving"],

@@ -36,7 +36,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -51,7 +50,7 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
-from conftest import InstalledProject, git_commit_all, render, run, subprocess_env
+from conftest import InstalledProject, free_port, git_commit_all, render, run, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -81,12 +80,6 @@ def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (.ci/run installs postgresql for this test)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -228,7 +221,7 @@ def postgres() -> Iterator[Postgres]:
             **account,
         )
         assert initdb.returncode == 0, initdb.stdout + initdb.stderr
-        server = Postgres(bin=bin_dir, port=_free_port())
+        server = Postgres(bin=bin_dir, port=free_port())
         log = home / "postgres.log"
         process = _start(
             [
@@ -292,7 +285,7 @@ class ObjectStore:
 def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
     """moto's server with the stack's bucket created, as compose's one-shot service does."""
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    port = _free_port()
+    port = free_port()
     store = ObjectStore(endpoint=f"http://127.0.0.1:{port}")
     process = _start(
         ["uvx", "--from", MOTO, "moto_server", "-H", "127.0.0.1", "-p", str(port)],
@@ -336,7 +329,7 @@ def tracking_server(
     """``mlflow server`` from the project's environment, with the server-only drivers added."""
     project: InstalledProject = installed_project("defaults", "stack")
     workdir = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     log = workdir / "server.log"
     process = _start(
         [

@@ -152,16 +152,12 @@ def _serve(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int
     import os  # noqa: PLC0415
 
     from .registry.service import ModelRegistry  # noqa: PLC0415
-    from .serving.__main__ import DEFAULT_PORT, serve  # noqa: PLC0415
+    from .serving.__main__ import serve  # noqa: PLC0415
 
     ref = args.model or os.environ.get("SERVING_MODEL") or "@champion"
     record, bundle = ModelRegistry(paths, params).export(ref, paths.bundle)
     print(f"exported {params.registry.model_name} {record.semver} to {bundle}", file=sys.stderr)
-    return serve(
-        bundle,
-        host=args.host or os.environ.get("HOST") or "127.0.0.1",
-        port=args.port or os.environ.get("PORT") or str(DEFAULT_PORT),
-    )
+    return serve(bundle, host=args.host, port=args.port)
 
 
 def _deploy(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:

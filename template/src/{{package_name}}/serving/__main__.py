@@ -37,8 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return serve(
             args.bundle or Path(os.environ.get("MODEL_BUNDLE") or DEFAULT_BUNDLE),
-            host=args.host or os.environ.get("HOST") or "127.0.0.1",
-            port=args.port or os.environ.get("PORT") or str(DEFAULT_PORT),
+            host=args.host,
+            port=args.port,
             check_only=args.check,
         )
     except ProjectError as exc:
@@ -46,13 +46,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def serve(bundle: Path, *, host: str, port: str, check_only: bool = False) -> int:
+def serve(
+    bundle: Path, *, host: str | None = None, port: str | None = None, check_only: bool = False
+) -> int:
     """Verify and load ``bundle``, then serve it until SIGTERM/SIGINT.
+
+    ``host`` and ``port`` default to ``$HOST`` (else 127.0.0.1) and ``$PORT`` (else 8000).
 
     Raises:
         ConfigError: the port is not a number from 1 to 65535.
         ProjectError: the bundle is missing or fails verification.
     """
+    host = host or os.environ.get("HOST") or "127.0.0.1"
+    port = port or os.environ.get("PORT") or str(DEFAULT_PORT)
     if not port.isdigit() or not 0 < int(port) <= _MAX_PORT:
         raise ConfigError(f"PORT must be a number from 1 to {_MAX_PORT}; got {port!r}.")
     from .bundle import open_bundle  # noqa: PLC0415 - argument errors stay instant
