@@ -37,10 +37,10 @@ shared machine hits every measure alike), all in this process with ``unsafe=Fals
 - ``clone.<t>``: the ``git clone --no-checkout --filter=blob:none`` and ``git checkout``
   that copier runs for a local git template, on their own.
 
-One untimed warm-up round comes first. The script prints a table of medians and minimums
-(wall and CPU seconds) and the ratios against their targets, and writes everything,
-raw samples included, to ``benchmarks/results/copy.json``. ``--profile`` also prints
-cProfile summaries of one full copy and one full update.
+One untimed warm-up round comes first. The summary (medians, minimums and CPU seconds
+per measure, the ratios against their targets) is printed and written to
+``benchmarks/results/copy.json``. ``--profile`` also prints cProfile summaries of one
+full copy and one full update.
 
 Run it with ``uv run --frozen python benchmarks/bench_copy.py [--repeats 5] [--profile]``.
 """
@@ -50,29 +50,34 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import os
-import platform
 import pstats
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 from copier import run_copy, run_update
-from harness import LEAKED_ENV, QUIET_ENV, TEMPLATE_ROOT, BenchmarkError
+from harness import (
+    TEMPLATE_ROOT,
+    BenchmarkError,
+    Samples,
+    Summary,
+    Timing,
+    argument_parser,
+    median,
+    report,
+    rotated,
+    run,
+    timed,
+    use_command_env,
+)
 
-DEFAULT_OUTPUT = TEMPLATE_ROOT / "benchmarks" / "results" / "copy.json"
 COPY_TARGET = 1.5
 UPDATE_TARGET = 2.0
 V1 = "1.0.0"
@@ -107,14 +112,6 @@ ANSWERS_TEMPLATE = "{{ _copier_answers | to_nice_yaml -}}\n"
 
 
 @dataclass(frozen=True)
-class Timing:
-    """Wall and CPU seconds of one measured call (CPU includes waited-for children)."""
-
-    wall: float
-    cpu: float
-
-
-@dataclass(frozen=True)
 class Template:
     """One template under test: git repositories with tags V1 and V2, and a plain copy."""
 
@@ -124,54 +121,13 @@ class Template:
     updatable: Path  # `repo`, or for the floor `repo` plus the answers file
 
 
-@dataclass
-class Samples:
-    """Timings collected per measure (``<kind>.<template>``)."""
-
-    wall: dict[str, list[float]] = field(default_factory=dict)
-    cpu: dict[str, list[float]] = field(default_factory=dict)
-
-    def add(self, name: str, timing: Timing) -> None:
-        """Record one sample of ``name``."""
-        self.wall.setdefault(name, []).append(timing.wall)
-        self.cpu.setdefault(name, []).append(timing.cpu)
-
-
-def _cpu_now() -> float:
-    """CPU seconds used so far by this process and its waited-for children."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def timed(call: Callable[[], object]) -> Timing:
-    """Run ``call`` once and return how long it took."""
-    cpu_start = _cpu_now()
-    start = time.perf_counter()
-    call()
-    wall = time.perf_counter() - start
-    return Timing(wall, _cpu_now() - cpu_start)
-
-
 def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
-    """Run git in ``cwd`` and return its standard output.
+    """Run git in ``cwd`` (``env`` added to this process's environment); its stdout.
 
     Raises:
         BenchmarkError: git exited with a non-zero status.
     """
-    result = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BenchmarkError(
-            f"`git {' '.join(args)}` failed in {cwd} with exit code {result.returncode}\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-        )
-    return result.stdout
+    return run(["git", *args], cwd, {**os.environ, **(env or {})}, timeout=600).stdout
 
 
 def commit_all(repo: Path, message: str) -> None:
@@ -357,86 +313,48 @@ def run_round(
         rotation: how far to rotate the measure order (the repeat index).
         samples: where to record timings; ``None`` for the untimed warm-up.
     """
-    order = list(MEASURES)
-    shift = rotation % len(order)
-    for kind, name in order[shift:] + order[:shift]:
+    for kind, name in rotated(MEASURES, rotation):
         timing = measure(kind, templates[name], scratch)
         if samples is not None:
             samples.add(f"{kind}.{name}", timing)
 
 
-def stats(values: Sequence[float]) -> dict[str, float]:
-    """Median and minimum of ``values``, rounded to milliseconds."""
-    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4)}
-
-
-def ratio(
-    samples: Samples, numerator: str, denominator: str, target: float
-) -> dict[str, float | bool | str]:
+def add_ratio(
+    summary: Summary,
+    samples: Samples,
+    name: str,
+    numerator: str,
+    denominator: str,
+    target: float | None = None,
+) -> None:
     """``numerator / denominator`` on medians (the verdict), minimums and CPU medians."""
-    median = statistics.median(samples.wall[numerator]) / statistics.median(
-        samples.wall[denominator]
+    wall, cpu = samples.wall, samples.cpu
+    summary.ratio(
+        name,
+        median(wall[numerator]) / median(wall[denominator]),
+        of=f"{numerator} / {denominator}, medians",
+        at_most=target,
+        min=min(wall[numerator]) / min(wall[denominator]),
+        cpu_median=median(cpu[numerator]) / median(cpu[denominator]),
     )
-    return {
-        "of": f"{numerator} / {denominator}",
-        "median": round(median, 3),
-        "min": round(min(samples.wall[numerator]) / min(samples.wall[denominator]), 3),
-        "cpu_median": round(
-            statistics.median(samples.cpu[numerator]) / statistics.median(samples.cpu[denominator]),
-            3,
-        ),
-        "target": target,
-        "met": median <= target,
-    }
 
 
-def summarise(samples: Samples) -> dict[str, Any]:
-    """Per-measure statistics, the two target ratios and attribution ratios."""
-    return {
-        "measures_s": {
-            name: {"wall": stats(samples.wall[name]), "cpu": stats(samples.cpu[name])}
-            for name in sorted(samples.wall)
-        },
-        "ratios": {
-            "copy_full_vs_floor": ratio(samples, "copy.full", "copy.floor", COPY_TARGET),
-            "update_full_vs_copy_full": ratio(samples, "update.full", "copy.full", UPDATE_TARGET),
-        },
-        "attribution": {
-            "render_full_vs_floor": ratio(samples, "render.full", "render.floor", COPY_TARGET),
-            "render_questions_vs_floor": ratio(
-                samples, "render.questions", "render.floor", COPY_TARGET
-            ),
-            "render_skeleton_vs_questions": ratio(
-                samples, "render.skeleton", "render.questions", COPY_TARGET
-            ),
-            "render_full_vs_skeleton": ratio(
-                samples, "render.full", "render.skeleton", COPY_TARGET
-            ),
-            "clone_full_vs_floor": ratio(samples, "clone.full", "clone.floor", COPY_TARGET),
-            "update_floor_vs_copy_floor": ratio(
-                samples, "update.floor", "copy.floor", UPDATE_TARGET
-            ),
-        },
-    }
-
-
-def print_table(summary: Mapping[str, Any], repeats: int) -> None:
-    """Print the per-measure medians and minimums, then the ratios against their targets."""
-    print(f"\n{'measure':<18} {'median s':>9} {'min s':>9} {'cpu med s':>10}   (n={repeats})")
-    for name, values in summary["measures_s"].items():
-        wall, cpu = values["wall"], values["cpu"]
-        print(f"{name:<18} {wall['median']:>9.3f} {wall['min']:>9.3f} {cpu['median']:>10.3f}")
-    print()
-    for group in ("ratios", "attribution"):
-        for name, value in summary[group].items():
-            verdict = ""
-            if group == "ratios":
-                verdict = "  met" if value["met"] else "  MISSED"
-                verdict = f"  target <= {value['target']}x{verdict}"
-            print(
-                f"{name:<28} {value['median']:>6.2f}x median, {value['min']:.2f}x min, "
-                f"{value['cpu_median']:.2f}x cpu{verdict}"
-            )
+def summarise(summary: Summary, samples: Samples) -> None:
+    """Per-measure statistics, the two target ratios, then the ratios that split the copy."""
+    summary.measure_all(samples, digits=4)
+    add_ratio(summary, samples, "copy_full_vs_floor", "copy.full", "copy.floor", COPY_TARGET)
+    add_ratio(
+        summary, samples, "update_full_vs_copy_full", "update.full", "copy.full", UPDATE_TARGET
+    )
+    for name, numerator, denominator in (
+        ("render_full_vs_floor", "render.full", "render.floor"),
+        ("render_questions_vs_floor", "render.questions", "render.floor"),
+        ("render_skeleton_vs_questions", "render.skeleton", "render.questions"),
+        ("render_full_vs_skeleton", "render.full", "render.skeleton"),
+        ("clone_full_vs_floor", "clone.full", "clone.floor"),
+        ("update_floor_vs_copy_floor", "update.floor", "copy.floor"),
+    ):
+        add_ratio(summary, samples, name, numerator, denominator)
 
 
 def profile(kind: str, template: Template, scratch: Path, top: int) -> str:
@@ -459,53 +377,27 @@ def profile(kind: str, template: Template, scratch: Path, top: int) -> str:
     return out.getvalue()
 
 
-def machine() -> dict[str, Any]:
-    """Description of the machine and tool versions the numbers come from."""
-    return {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "copier": version("copier"),
-        "git": git("--version", cwd=TEMPLATE_ROOT).strip().removeprefix("git version "),
-    }
-
-
-def write_results(output: Path, record: Mapping[str, Any]) -> None:
-    """Write ``record`` as JSON to ``output`` (through a temporary file, then renamed)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".tmp")
-    partial.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    partial.replace(output)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
+    parser = argument_parser(__doc__, benchmark="copy", repeats=5)
     parser.add_argument(
         "--source",
         type=Path,
         default=TEMPLATE_ROOT,
-        help="template repository whose working tree is measured (default: this one)",
+        help="template repository whose working tree is measured",
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     parser.add_argument(
         "--profile",
         action="store_true",
         help="also print a cProfile summary of one full copy and one update (not timed)",
     )
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; return 0 even when a target is missed (the JSON says so)."""
+    """Run the benchmark; return 0 even when a target is missed (the summary says so)."""
     args = parse_args(argv)
-    os.environ.update(QUIET_ENV)
-    for name in LEAKED_ENV:
-        os.environ.pop(name, None)
+    use_command_env()
     workdir = Path(tempfile.mkdtemp(prefix="bench-copy-"))
     try:
         print(f"building the floor and a snapshot of {args.source} in {workdir} ...", flush=True)
@@ -527,35 +419,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_round(templates, scratch, 0, None)
 
         samples = Samples()
-        load_before = os.getloadavg()
-        started = datetime.now(tz=UTC)
+        summary = Summary(
+            "copy",
+            source=args.source,
+            settings={"repeats": args.repeats, "files_rendered": files},
+            versions={
+                "copier": version("copier"),
+                "git": git("--version", cwd=TEMPLATE_ROOT).strip().removeprefix("git version "),
+            },
+        )
         for index in range(args.repeats):
             print(f"repeat {index + 1}/{args.repeats}", flush=True)
             run_round(templates, scratch, index, samples)
-        load_after = os.getloadavg()
-
-        summary = summarise(samples)
-        print_table(summary, args.repeats)
-        commit = git("rev-parse", "--short", "HEAD", cwd=args.source).strip()
-        record = {
-            "benchmark": "copy",
-            "targets": {
-                "copy_full_vs_floor": "copier copy, all features <= 1.5x copier's own floor",
-                "update_full_vs_copy_full": "copier update, no user changes <= 2x the copy time",
-            },
-            "method": "benchmarks/bench_copy.py; see docs/benchmarks.md",
-            "date": started.isoformat(timespec="seconds"),
-            "template_commit": f"{commit} + working tree",
-            "repeats": args.repeats,
-            "files_rendered": files,
-            "machine": machine()
-            | {"loadavg_1m_before": load_before[0], "loadavg_1m_after": load_after[0]},
-            **summary,
-            "samples_wall_s": {k: [round(v, 4) for v in vs] for k, vs in samples.wall.items()},
-            "samples_cpu_s": {k: [round(v, 4) for v in vs] for k, vs in samples.cpu.items()},
-        }
-        write_results(args.output, record)
-        print(f"\nwrote {args.output}")
+        summarise(summary, samples)
+        report(args, summary, samples)
         if args.profile:
             for kind in ("copy", "update"):
                 print(f"\ncProfile of one full {kind} (cumulative time):")

@@ -37,8 +37,9 @@ What the script does:
      ``import mlflow``; ...) and ``mlflow_store_open`` (import mlflow, then open the
      project's SQLite tracking store), to attribute import time.
 
-4. Prints a table of medians and writes them, the raw samples and the ratios to
-   ``benchmarks/results/pipeline.json`` (merged by scenario, e.g. ``classification``).
+4. Prints the summary (medians, the paired ratios against their targets, the attribution)
+   and writes it to ``benchmarks/results/pipeline.json``, one entry per scenario (e.g.
+   ``classification``); other scenarios in the file are kept.
 
 Run it with ``uv run --frozen python benchmarks/bench_pipeline.py [--repeats 3]
 [--problem-type regression] [--no-bytecode-cache]``.
@@ -48,24 +49,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from copier import run_copy
-from harness import TEMPLATE_ROOT, BenchmarkError, Timing, command_env
+from harness import (
+    TEMPLATE_ROOT,
+    BenchmarkError,
+    Samples,
+    Summary,
+    Timing,
+    argument_parser,
+    command_env,
+    markdown_table,
+    median,
+    report,
+    tool_versions,
+)
 from harness import run as run_timed
 
-DEFAULT_OUTPUT = TEMPLATE_ROOT / "benchmarks" / "results" / "pipeline.json"
 TARGET_RATIO = 2.5
 PARAMS_TARGET_RATIO = 2.0  # only the model's hyper-parameters changed
 STAGES = ("prepare", "train", "evaluate", "register")
@@ -167,26 +174,6 @@ print(json.dumps({{"import_s": t1 - t0, "open_s": t2 - t1}}))
 """
 
 
-@dataclass
-class Samples:
-    """Wall and CPU times (and in-process timings) collected per measure, in seconds."""
-
-    wall: dict[str, list[float]] = field(default_factory=dict)
-    cpu: dict[str, list[float]] = field(default_factory=dict)
-    inner: dict[str, list[float]] = field(default_factory=dict)
-    ratios: dict[str, list[float]] = field(default_factory=dict)
-
-    def add(self, name: str, timing: Timing) -> None:
-        """Record one sample of ``name``."""
-        self.wall.setdefault(name, []).append(timing.wall)
-        self.cpu.setdefault(name, []).append(timing.cpu)
-
-    def add_inner(self, name: str, timings: Mapping[str, float]) -> None:
-        """Record in-process timings reported by a probe as ``name.<key>``."""
-        for key, seconds in timings.items():
-            self.inner.setdefault(f"{name}.{key}", []).append(float(seconds))
-
-
 def run(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Timing:
     """Run and time one command in the generated project (see ``harness.run``)."""
     return run_timed(args, cwd, env, timeout=TIMEOUT_S)
@@ -199,6 +186,12 @@ def last_json_line(stdout: str) -> dict[str, float]:
     if not isinstance(data, dict):
         raise BenchmarkError(f"Expected a JSON object, got: {lines[-1]}")
     return {str(key): float(value) for key, value in data.items()}
+
+
+def note_probe(samples: Samples, name: str, stdout: str) -> None:
+    """Record the in-process timings a probe printed as ``inner.<name>.<key>``."""
+    for key, seconds in last_json_line(stdout).items():
+        samples.note(f"inner.{name}.{key}", seconds)
 
 
 def python_c(code: str) -> list[str]:
@@ -291,28 +284,6 @@ def library_versions(project: Path, env: Mapping[str, str]) -> dict[str, str]:
     return {str(key): str(value) for key, value in data.items()}
 
 
-def tool_versions(project: Path, env: Mapping[str, str]) -> dict[str, str]:
-    """Versions of uv and just used to drive the project."""
-    return {tool: run([tool, "--version"], project, env).stdout.strip() for tool in ("uv", "just")}
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "note": "shared machine; other jobs ran concurrently, so compare ratios, not seconds",
-    }
-
-
 def measure_repeat(
     project: Path,
     package: str,
@@ -331,7 +302,7 @@ def measure_repeat(
     def floor() -> Timing:
         timing = run(python_c(floor_code(project)), project, env)
         samples.add("floor", timing)
-        samples.add_inner("floor", last_json_line(timing.stdout))
+        note_probe(samples, "floor", timing.stdout)
         log(f"  {'floor':<26} wall {timing.wall:7.2f} s   cpu {timing.cpu:7.2f} s")
         return timing
 
@@ -340,9 +311,8 @@ def measure_repeat(
     samples.add("pipeline", pipeline)
     log(f"  {'pipeline':<26} wall {pipeline.wall:7.2f} s   cpu {pipeline.cpu:7.2f} s")
     after = floor()
-    for kind in ("wall", "cpu"):
-        reference = (getattr(before, kind) + getattr(after, kind)) / 2
-        samples.ratios.setdefault(kind, []).append(getattr(pipeline, kind) / reference)
+    samples.note("ratio.wall", pipeline.wall / ((before.wall + after.wall) / 2))
+    samples.note("ratio.cpu", pipeline.cpu / ((before.cpu + after.cpu) / 2))
 
     if "up to date" not in measure("dvc_noop", ["just", "pipeline"]):
         raise BenchmarkError("`just pipeline` right after a full run was not a no-op.")
@@ -351,9 +321,7 @@ def measure_repeat(
     if "Running stage 'prepare'" in changed or "Running stage 'train'" not in changed:
         raise BenchmarkError("a hyper-parameter change did not rerun exactly train onwards.")
     reference = (before.wall + after.wall) / 2
-    samples.ratios.setdefault("params_wall", []).append(
-        samples.wall["params_change"][-1] / reference
-    )
+    samples.note("ratio.params_wall", samples.wall["params_change"][-1] / reference)
     measure("repro", ["just", "repro", "--force"])
     for stage in STAGES:
         measure(f"stage.{stage}", ["just", stage])
@@ -361,16 +329,16 @@ def measure_repeat(
         stdout = measure(
             f"split.{stage}", python_c(SPLIT_TEMPLATE.format(package=package, stage=stage))
         )
-        samples.add_inner(f"split.{stage}", last_json_line(stdout))
+        note_probe(samples, f"split.{stage}", stdout)
     stdout = measure(
         "inprocess", python_c(INPROCESS_TEMPLATE.format(package=package, stages=STAGES))
     )
-    samples.add_inner("inprocess", last_json_line(stdout))
+    note_probe(samples, "inprocess", stdout)
     for name, code in IMPORT_PROBES.items():
         measure(name, python_c(code))
     uri = f"sqlite:///{(project / 'mlflow.db').resolve()}"
     stdout = measure("mlflow_store_open", python_c(STORE_TEMPLATE.format(uri=uri)))
-    samples.add_inner("mlflow_store_open", last_json_line(stdout))
+    note_probe(samples, "mlflow_store_open", stdout)
 
 
 def attribute(med: Mapping[str, float]) -> dict[str, float]:
@@ -405,117 +373,81 @@ def toggle_hyper_parameter(params: Path) -> None:
     raise BenchmarkError(f"{params} has no C or alpha of 1.0 or 0.5 to change.")
 
 
-def summarise(samples: Samples) -> dict[str, Any]:
+def summarise(summary: Summary, samples: Samples) -> None:
     """Medians, the paired pipeline/floor ratios and the attribution of the excess."""
-    wall = {name: statistics.median(values) for name, values in samples.wall.items()}
-    cpu = {name: statistics.median(values) for name, values in samples.cpu.items()}
-    inner = {name: statistics.median(values) for name, values in samples.inner.items()}
-    ratio = statistics.median(samples.ratios["wall"])
-    return {
-        "median_wall_s": {name: round(value, 3) for name, value in sorted(wall.items())},
-        "median_cpu_s": {name: round(value, 3) for name, value in sorted(cpu.items())},
-        "inner_median_wall_s": {name: round(value, 3) for name, value in sorted(inner.items())},
-        "ratio": {
-            "pipeline_over_floor": round(ratio, 2),
-            "per_repeat": [round(value, 2) for value in samples.ratios["wall"]],
-            "cpu_pipeline_over_floor": round(statistics.median(samples.ratios["cpu"]), 2),
-            "cpu_per_repeat": [round(value, 2) for value in samples.ratios["cpu"]],
-            "of_medians": round(wall["pipeline"] / wall["floor"], 2),
-            "target_max": TARGET_RATIO,
-            "meets_target": ratio <= TARGET_RATIO,
-            "budget_s": round(TARGET_RATIO * wall["floor"], 2),
-            "over_budget_s": round(wall["pipeline"] - TARGET_RATIO * wall["floor"], 2),
-            "params_change_over_floor": round(statistics.median(samples.ratios["params_wall"]), 2),
-            "params_change_per_repeat": [
-                round(value, 2) for value in samples.ratios["params_wall"]
-            ],
-            "params_change_target_max": PARAMS_TARGET_RATIO,
-        },
+    summary.measure_all(samples)
+    inner = {
+        name.removeprefix("inner."): values
+        for name, values in samples.values.items()
+        if name.startswith("inner.")
+    }
+    for name, values in sorted(inner.items()):
+        summary.measure(f"inner.{name}", values)
+    wall = {name: median(values) for name, values in samples.wall.items()}
+    cpu = {name: median(values) for name, values in samples.cpu.items()}
+    ratios, cpu_ratios = samples.values["ratio.wall"], samples.values["ratio.cpu"]
+    params = samples.values["ratio.params_wall"]
+    summary.ratio(
+        "pipeline_over_floor",
+        median(ratios),
+        of="pipeline / mean of the floors right before and after it, per repeat; median",
+        digits=2,
+        at_most=TARGET_RATIO,
+        per_repeat=ratios,
+        cpu_median=median(cpu_ratios),
+        cpu_per_repeat=cpu_ratios,
+        of_medians=wall["pipeline"] / wall["floor"],
+        budget_s=TARGET_RATIO * wall["floor"],
+        over_budget_s=wall["pipeline"] - TARGET_RATIO * wall["floor"],
+    )
+    summary.ratio(
+        "params_change_over_floor",
+        median(params),
+        of="params_change / mean of the same repeat's floors; median",
+        digits=2,
+        at_most=PARAMS_TARGET_RATIO,
+        per_repeat=params,
+    )
+    inner_median = {name: median(values) for name, values in inner.items()}
+    summary.details = {
         "attribution_wall_s": attribute(wall),
         "attribution_cpu_s": attribute(cpu),
         "attribution_inner_wall_s": {
-            "mlflow_store_open_each": round(inner["mlflow_store_open.open_s"], 2),
-            "floor_imports": round(inner["floor.import_s"], 2),
-            "floor_fit": round(inner["floor.fit_s"], 2),
-            **{
-                f"{stage}_module_imports": round(inner[f"split.{stage}.import_s"], 2)
-                for stage in STAGES
-            },
-            **{f"{stage}_run": round(inner[f"split.{stage}.run_s"], 2) for stage in STAGES},
-            "inprocess_imports": round(inner["inprocess.import_s"], 2),
-            "inprocess_run": round(inner["inprocess.run_s"], 2),
+            name: round(value, 2) for name, value in attribute_inner(inner_median).items()
         },
     }
 
 
-def print_table(summary: Mapping[str, Any], samples: Samples) -> None:
-    """Print medians (wall and CPU), the spread of wall times and multiples of the floor."""
-    wall: Mapping[str, float] = summary["median_wall_s"]
-    cpu: Mapping[str, float] = summary["median_cpu_s"]
-    print(
-        f"\n{'measure':<24} {'wall s':>8} {'min':>7} {'max':>7} {'x floor':>8} "
-        f"{'cpu s':>8} {'x floor':>8}"
-    )
-    for name in sorted(
-        wall, key=lambda n: (not n.startswith(("pipeline", "floor", "inprocess")), n)
-    ):
-        values = samples.wall[name]
-        print(
-            f"{name:<24} {wall[name]:8.2f} {min(values):7.2f} {max(values):7.2f} "
-            f"{wall[name] / wall['floor']:8.2f} {cpu[name]:8.2f} {cpu[name] / cpu['floor']:8.2f}"
-        )
-    ratio = summary["ratio"]
-    verdict = "meets" if ratio["meets_target"] else "MISSES"
-    print(
-        f"\npipeline / floor (wall) = {ratio['pipeline_over_floor']:.2f}x, median of paired "
-        f"repeats {ratio['per_repeat']}; target <= {TARGET_RATIO:g}x: {verdict} "
-        f"(budget {ratio['budget_s']:.1f} s, over by {ratio['over_budget_s']:.1f} s)"
-    )
-    print(
-        f"pipeline / floor (cpu)  = {ratio['cpu_pipeline_over_floor']:.2f}x, "
-        f"per repeat {ratio['cpu_per_repeat']}"
-    )
-    params_ratio = ratio["params_change_over_floor"]
-    params_verdict = "meets" if params_ratio <= PARAMS_TARGET_RATIO else "MISSES"
-    print(
-        f"hyper-parameter change / floor (wall) = {params_ratio:.2f}x, per repeat "
-        f"{ratio['params_change_per_repeat']}; target <= {PARAMS_TARGET_RATIO:g}x: {params_verdict}"
-    )
-    for key in ("attribution_wall_s", "attribution_cpu_s", "attribution_inner_wall_s"):
-        print(f"\n{key} (medians):")
-        for name, value in summary[key].items():
-            print(f"  {name:<30} {value:7.2f}")
+def attribute_inner(inner: Mapping[str, float]) -> dict[str, float]:
+    """The probes' own timers: opening the store, the floor's parts, each stage's parts."""
+    return {
+        "mlflow_store_open_each": inner["mlflow_store_open.open_s"],
+        "floor_imports": inner["floor.import_s"],
+        "floor_fit": inner["floor.fit_s"],
+        **{f"{stage}_module_imports": inner[f"split.{stage}.import_s"] for stage in STAGES},
+        **{f"{stage}_run": inner[f"split.{stage}.run_s"] for stage in STAGES},
+        "inprocess_imports": inner["inprocess.import_s"],
+        "inprocess_run": inner["inprocess.run_s"],
+    }
 
 
-def write_results(output: Path, scenario: str, record: Mapping[str, Any]) -> None:
-    """Merge this scenario's record into ``output`` (other scenarios are kept)."""
-    data: dict[str, Any] = {}
-    if output.is_file():
-        data = json.loads(output.read_text(encoding="utf-8"))
-    data.update(
-        {
-            "benchmark": "pipeline",
-            "target": (
-                "`just pipeline --force`, bundled data, warm <= 2.5x the floor of "
-                "importing its libraries + fitting the model"
-            ),
-            "method": "benchmarks/bench_pipeline.py; see docs/pipeline-performance.md",
-        }
-    )
-    data.setdefault("scenarios", {})[scenario] = record
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def print_attribution(details: Mapping[str, Mapping[str, float]]) -> None:
+    """Print where the pipeline's time goes (medians, seconds)."""
+    wall, cpu = details["attribution_wall_s"], details["attribution_cpu_s"]
+    print("\nattribution (medians, s):\n")
+    print(markdown_table(("part", "wall", "cpu"), [[n, wall[n], cpu[n]] for n in wall]))
+    print("\nin-process timers (medians, s):\n")
+    print(markdown_table(("part", "wall"), details["attribution_inner_wall_s"].items()))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (default 3)")
+    parser = argument_parser(__doc__, benchmark="pipeline", repeats=3)
     parser.add_argument(
         "--problem-type",
         choices=["classification", "regression"],
         default="classification",
-        help="project to generate (default classification)",
+        help="project to generate",
     )
     parser.add_argument(
         "--no-bytecode-cache",
@@ -523,18 +455,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="force PYTHONDONTWRITEBYTECODE=1: every process compiles its imports from source",
     )
     parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file (merged)"
-    )
-    parser.add_argument(
         "--vcs-ref",
         default=None,
         help="template commit to render (default: the last commit; HEAD adds uncommitted edits)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated project")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -562,38 +488,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(python_c(floor_code(project)), project, env)
 
         samples = Samples()
-        load_before = os.getloadavg()
-        started = datetime.now(tz=UTC)
+        summary = Summary(
+            "pipeline",
+            settings={
+                "problem_type": args.problem_type,
+                "template_commit": commit,
+                "template_working_tree_included": vcs_ref == "HEAD",
+                "bytecode_cache": bytecode_cache,
+                "repeats": args.repeats,
+            },
+            versions=library_versions(project, env) | tool_versions(("uv", "just"), project),
+        )
         for index in range(args.repeats):
             log(f"repeat {index + 1}/{args.repeats}")
             measure_repeat(project, package, env, samples, log)
-        load_after = os.getloadavg()
 
-        summary = summarise(samples)
-        print_table(summary, samples)
-        record = {
-            "date": started.isoformat(timespec="seconds"),
-            "problem_type": args.problem_type,
-            "template_commit": commit,
-            "template_working_tree_included": vcs_ref == "HEAD",
-            "bytecode_cache": bytecode_cache,
-            "repeats": args.repeats,
-            "machine": machine()
-            | {"loadavg_1m_before": load_before[0], "loadavg_1m_after": load_after[0]},
-            "versions": library_versions(project, env) | tool_versions(project, env),
-            **summary,
-            "samples_wall_s": {
-                name: [round(v, 3) for v in values] for name, values in samples.wall.items()
-            },
-            "samples_cpu_s": {
-                name: [round(v, 3) for v in values] for name, values in samples.cpu.items()
-            },
-            "inner_samples_s": {
-                name: [round(v, 3) for v in values] for name, values in samples.inner.items()
-            },
-        }
-        write_results(args.output, scenario, record)
-        log(f"\nwrote {args.output} (scenario {scenario!r})")
+        summarise(summary, samples)
+        print_attribution(summary.details)
+        report(args, summary, samples, scenario=scenario)
     finally:
         if args.keep:
             log(f"kept the project in {workdir}")

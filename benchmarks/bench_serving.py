@@ -24,7 +24,7 @@ What the script does:
    Lua script sets the body, ends the run after ``--max-requests`` responses (LuaJIT's
    FFI signals wrk's own process; ``-d`` bounds the time) and prints wrk's latency
    histogram's p50/p90/p95/p99 as JSON from its ``done`` hook.
-3. Per round (default 3), at concurrency 8 then 32, both servers one after the other,
+3. Per round (``--repeats``, default 3), at concurrency 8 then 32, both servers one after the other,
    the order swapped every round so that drift in the machine's load falls on both;
    then the floor and the per-stage costs are timed in a helper process in the project's
    venv (loaded once, so rounds do not pay its imports). Each run also records the
@@ -43,14 +43,16 @@ What the script does:
    each on uvloop and on asyncio (``UVICORN_LOOP``), at concurrency 1, rotated, to show the
    per-request stall uvicorn's multi-process mode adds on keep-alive connections (asyncio
    only: uvicorn issue 3149).
-6. Prints a table and writes a small summary (medians over rounds, ratios, verdicts, the
-   attribution and the profile; no raw samples) to ``benchmarks/results/serving.json``.
+6. Prints and writes the summary (medians over rounds, ratios, verdicts, the attribution
+   and the profile) to ``benchmarks/results/serving.json``; ``--raw`` also writes each
+   run's figures. ``--smoke`` runs everything briefly and writes nothing: it proves the
+   benchmark works, its figures mean nothing.
 
 Requires ``wrk`` (Debian: ``apt-get install wrk``). Exits 0 when a target is missed
 (the summary says so), 1 when the project or a server does not work.
 
-Run it with ``uv run --frozen python benchmarks/bench_serving.py [--rounds 3]
-[--duration 10] [--workers-check]``.
+Run it with ``uv run --frozen python benchmarks/bench_serving.py [--repeats 3]
+[--duration 10] [--workers-check] [--smoke]``.
 """
 
 from __future__ import annotations
@@ -62,26 +64,46 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from harness import BenchmarkError, command_env, machine_info, run, template_revision
+from harness import (
+    BenchmarkError,
+    Samples,
+    Summary,
+    argument_parser,
+    command_env,
+    markdown_table,
+    median,
+    package_name,
+    promoted_project,
+    report,
+    run,
+)
 
-DEFAULT_OUTPUT = Path(__file__).parent / "results" / "serving.json"
 CONCURRENCY = (8, 32)
 TARGET_CONCURRENCY = 8
-TARGET_THROUGHPUT_RATIO = 10.0  # ours / mlflow, at least
-TARGET_P95_RATIO = 0.1  # ours / mlflow, at most
-TARGET_FLOOR_SHARE = 0.3  # ours req/s / (1 / one-row adapter.predict), at least
+# At concurrency 8: ours / mlflow throughput at least 10x, p95 at most 0.1x, and ours req/s
+# at least 0.3 of the in-process floor's rate (1 / one validated row's predict).
+# Each paired ratio (ours / mlflow, per concurrency) and the wrk figure it divides.
+PAIRED = (
+    ("throughput", "rps"),
+    ("p50", "p50_ms"),
+    ("p95", "p95_ms"),
+    ("p99", "p99_ms"),
+    ("cpu_per_request", "cpu_ms_per_request"),
+)
+RATIO_TARGETS: dict[str, dict[str, float]] = {
+    "throughput": {"at_least": 10.0},
+    "p95": {"at_most": 0.1},
+    "floor_share": {"at_least": 0.3},
+}
 SERVER_START_TIMEOUT_S = 300.0
 SETUP_TIMEOUT_S = 1800.0
 
@@ -361,7 +383,7 @@ class Server:
 
 
 @dataclass
-class Samples:
+class Rounds:
     """Per round results: one wrk summary per server and concurrency, floor and stages."""
 
     load: dict[str, dict[int, list[dict[str, float]]]] = field(default_factory=dict)
@@ -391,34 +413,6 @@ def request(port: int, method: str, path: str, body: bytes | None = None) -> tup
         return response.status, response.read()
     finally:
         connection.close()
-
-
-def package_name(project: Path) -> str:
-    """The generated package's import name, from the copier answers."""
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    return str(answers["package_name"])
-
-
-def prepared_project(parent: Path, env: Mapping[str, str]) -> Path:
-    """A default project from the working tree, with version 1.0.0 in production."""
-    project = parent / "project"
-    copy = ["copier", "copy", "--defaults", "--quiet", "--vcs-ref=HEAD"]
-    run([*copy, str(Path(__file__).resolve().parents[1]), str(project)], parent, env, timeout=600)
-    commit = ["git", "commit", "--quiet", "--no-verify", "-m"]
-    for step in (
-        ["git", "init", "--quiet", "--initial-branch=main"],
-        ["git", "add", "-A"],
-        [*commit, "chore: generate"],
-        ["just", "install"],
-        ["git", "add", "-A"],
-        [*commit, "build: lock"],
-        ["just", "pipeline"],
-        ["git", "add", "-A"],
-        [*commit, "chore: pipeline"],
-        ["just", "models", "promote", "1.0.0", "production", "benchmark"],
-    ):
-        run(step, project, env, timeout=SETUP_TIMEOUT_S)
-    return project
 
 
 def mlflow_command(venv_bin: Path, bundle: Path, port: int, workers: int) -> list[str]:
@@ -568,11 +562,6 @@ def check_same_prediction(ours: Server, mlflow: Server) -> Any:
     return answers["ours"]
 
 
-def median(values: Sequence[float]) -> float:
-    """Median, as a float."""
-    return float(statistics.median(values))
-
-
 def summarise_load(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """Medians over rounds (and the spread of throughput) of one server at one concurrency."""
     keys = ("rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "cpu_ms_per_request")
@@ -586,69 +575,86 @@ def summarise_load(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def summarise(samples: Samples, hello: Mapping[str, Any]) -> dict[str, Any]:
-    """Medians, paired per-round ratios, verdicts and the in-process attribution."""
+def summarise(summary: Summary, rounds: Rounds, hello: Mapping[str, Any]) -> Samples:
+    """Medians, paired per-round ratios against their targets, the in-process attribution.
+
+    Returns each run's figures, for ``--raw``.
+    """
+    samples = Samples()
     load_summary = {
         name: {str(c): summarise_load(runs) for c, runs in by_c.items()}
-        for name, by_c in samples.load.items()
+        for name, by_c in rounds.load.items()
     }
-    ours, theirs = samples.load["ours"], samples.load["mlflow"]
-    ratios: dict[str, float] = {}
+    for name, by_c in rounds.load.items():
+        for c, runs in by_c.items():
+            for key in ("rps", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_request"):
+                for run_ in runs:
+                    samples.note(f"{name}.c{c}.{key}", run_[key])
+            summary.measure(f"{name}.c{c}.rps", [r["rps"] for r in runs], unit="req/s", digits=1)
+            summary.measure(f"{name}.c{c}.p95", [r["p95_ms"] for r in runs], unit="ms", digits=2)
+    ours, theirs = rounds.load["ours"], rounds.load["mlflow"]
     for c in ours:
         pairs = list(zip(ours[c], theirs[c], strict=True))
-        ratios[f"throughput_c{c}"] = median([o["rps"] / m["rps"] for o, m in pairs])
-        for q in ("p50", "p95", "p99"):
-            ratios[f"{q}_c{c}"] = median([o[f"{q}_ms"] / m[f"{q}_ms"] for o, m in pairs])
-        ratios[f"cpu_per_request_c{c}"] = median(
-            [o["cpu_ms_per_request"] / m["cpu_ms_per_request"] for o, m in pairs]
-        )
+        targets = RATIO_TARGETS if c == TARGET_CONCURRENCY else {}
+        for key, measured in PAIRED:
+            summary.ratio(
+                f"{key}_c{c}",
+                median([o[measured] / m[measured] for o, m in pairs]),
+                of=f"ours / mlflow {measured}, concurrency {c}, paired per round; median",
+                digits=4,
+                **targets.get(key, {}),
+            )
     target = ours[TARGET_CONCURRENCY]
-    floor_wall = median([f["wall_s"] for f in samples.floor])
-    ratios["floor_share_c8"] = median(
-        [o["rps"] * f["wall_s"] for o, f in zip(target, samples.floor, strict=True)]
+    for floor in rounds.floor:
+        samples.note("floor.wall_s", floor["wall_s"])
+        samples.note("floor.cpu_s", floor["cpu_s"])
+    floor_wall = median([f["wall_s"] for f in rounds.floor])
+    summary.ratio(
+        "floor_share_c8",
+        median([o["rps"] * f["wall_s"] for o, f in zip(target, rounds.floor, strict=True)]),
+        of="ours req/s x the floor's seconds a call, concurrency 8, per round; median",
+        digits=4,
+        **RATIO_TARGETS["floor_share"],
     )
-    ratios["floor_share_cpu_c8"] = median(
-        [
-            f["cpu_s"] * 1000 / o["cpu_ms_per_request"]
-            for o, f in zip(target, samples.floor, strict=True)
-        ]
+    summary.ratio(
+        "floor_share_cpu_c8",
+        median(
+            [
+                f["cpu_s"] * 1000 / o["cpu_ms_per_request"]
+                for o, f in zip(target, rounds.floor, strict=True)
+            ]
+        ),
+        of="the floor's CPU a call / ours CPU a request, concurrency 8, per round; median",
+        digits=4,
     )
-    ratios = {key: round(value, 4) for key, value in ratios.items()}
     stages = {
         name: {
-            "wall_us": round(median([s[name]["wall_s"] for s in samples.stages]) * 1e6, 1),
-            "cpu_us": round(median([s[name]["cpu_s"] for s in samples.stages]) * 1e6, 1),
+            "wall_us": round(median([s[name]["wall_s"] for s in rounds.stages]) * 1e6, 1),
+            "cpu_us": round(median([s[name]["cpu_s"] for s in rounds.stages]) * 1e6, 1),
         }
-        for name in samples.stages[0]
+        for name in rounds.stages[0]
     }
     served_wall_us = 1e6 / load_summary["ours"][str(TARGET_CONCURRENCY)]["rps"]
     served_cpu_us = load_summary["ours"][str(TARGET_CONCURRENCY)]["cpu_ms_per_request"] * 1000
     app = stages.get("app POST /predict")
-    attribution = {
-        "served_request_wall_us_c8": round(served_wall_us, 1),
-        "served_request_cpu_us_c8": round(served_cpu_us, 1),
-        "beyond_app_cpu_us (uvicorn, socket, event loop)": (
-            round(served_cpu_us - app["cpu_us"], 1) if app else None
-        ),
-    }
-    verdicts = {
-        "throughput ≥ 10x mlflow (c8)": ratios["throughput_c8"] >= TARGET_THROUGHPUT_RATIO,
-        "p95 ≤ 0.1x mlflow (c8)": ratios["p95_c8"] <= TARGET_P95_RATIO,
-        "≥ 30% of the in-process floor (c8)": ratios["floor_share_c8"] >= TARGET_FLOOR_SHARE,
-    }
-    return {
+    summary.details |= {
         "load": load_summary,
         "floor": {
             "predict_wall_us": round(floor_wall * 1e6, 1),
-            "predict_cpu_us": round(median([f["cpu_s"] for f in samples.floor]) * 1e6, 1),
+            "predict_cpu_us": round(median([f["cpu_s"] for f in rounds.floor]) * 1e6, 1),
             "rate_per_s": round(1 / floor_wall, 1),
         },
-        "ratios": ratios,
-        "verdicts": {name: "met" if ok else "missed" for name, ok in verdicts.items()},
         "stages": stages,
         "stages_unavailable": hello.get("missing", {}),
-        "attribution": attribution,
+        "attribution": {
+            "served_request_wall_us_c8": round(served_wall_us, 1),
+            "served_request_cpu_us_c8": round(served_cpu_us, 1),
+            "beyond_app_cpu_us (uvicorn, socket, event loop)": (
+                round(served_cpu_us - app["cpu_us"], 1) if app else None
+            ),
+        },
     }
+    return samples
 
 
 def profile_ours(
@@ -733,29 +739,26 @@ def wrk_version() -> str:
     return (result.stdout or result.stderr).splitlines()[0].strip()
 
 
-def print_table(summary: Mapping[str, Any]) -> None:
-    """The medians and verdicts, for the terminal."""
-    heads = ("req/s", "p50 ms", "p95 ms", "p99 ms", "cpu ms")
-    print(f"{'server':8} {'c':>3} " + " ".join(f"{head:>8}" for head in heads))
-    for name, by_c in summary["load"].items():
-        for c, row in by_c.items():
-            print(
-                f"{name:8} {c:>3} {row['rps']:8.1f} {row['p50_ms']:8.2f} {row['p95_ms']:8.2f} "
-                f"{row['p99_ms']:8.2f} {row['cpu_ms_per_request']:8.2f}"
-            )
-    floor = summary["floor"]
+def print_load(details: Mapping[str, Any]) -> None:
+    """The load table (medians over rounds) and the floor, for the terminal."""
+    keys = ("rps", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_request")
+    rows = [
+        [name, int(c), *(row[key] for key in keys)]
+        for name, by_c in details["load"].items()
+        for c, row in by_c.items()
+    ]
+    print()
+    print(markdown_table(("server", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "cpu ms"), rows))
+    floor = details["floor"]
     wall, rate = floor["predict_wall_us"], floor["rate_per_s"]
-    print(f"floor: one-row in-process predict {wall:.0f} µs, {rate:.0f}/s")
-    for name, value in summary["ratios"].items():
-        print(f"  {name:24} {value:8.3f}")
-    for name, verdict in summary["verdicts"].items():
-        print(f"  {name:40} {verdict}")
+    print(f"\nfloor: one-row in-process predict {wall:.0f} µs, {rate:.0f}/s")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    """Command-line options; ``--smoke`` shrinks every bound and writes nothing."""
+    parser = argument_parser(
+        __doc__, benchmark="serving", repeats=3, repeats_help="interleaved rounds"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run, at most")
     parser.add_argument("--max-requests", type=int, default=20000, help="requests per run, at most")
     parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds per server")
@@ -770,19 +773,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--project", type=Path, default=None, help="reuse a prepared project (a champion set)"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON summary file")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one short round of everything; writes nothing"
+    )
     args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    if args.smoke:
+        args.repeats, args.duration, args.max_requests, args.warmup = 1, 1.0, 300, 1.0
+        args.floor_seconds, args.profile_requests, args.profile_seconds = 0.2, 200, 5.0
+        args.no_write, args.raw = True, None
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Prepare a project, serve its champion twice, load both, write the summary."""
     args = parse_args(argv)
-    env = command_env(bytecode_cache=True)
+    env = command_env()
     started = time.perf_counter()
-    load_before = os.getloadavg()[0]
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", file=sys.stderr, flush=True)
@@ -794,7 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         if args.project is None:
             log("rendering, installing and training a default project")
-            project = prepared_project(work, env)
+            project = promoted_project(work, env)
         else:
             project = args.project.resolve()
         package = package_name(project)
@@ -844,6 +850,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         mlflow.body.write_text(json.dumps({"dataframe_records": [row]}), encoding="utf-8")
         prediction = check_same_prediction(ours, mlflow)
         log(f"same prediction from both ({prediction!r}); warming up")
+        summary = Summary(
+            "serving",
+            versions=probe.hello["versions"] | {"wrk": wrk_version()},
+            settings={
+                "repeats": args.repeats,
+                "duration_s": args.duration,
+                "max_requests": args.max_requests,
+                "concurrency": list(CONCURRENCY),
+                "load_generator": "wrk -t1 (keep-alive HTTP/1.1, loopback), Lua POST body",
+                "model": {"features": len(probe.hello["features"]), "prediction": prediction},
+                "server_start_s (both launched together)": start_s,
+            },
+        )
         for server in (ours, mlflow):
             load(
                 server,
@@ -852,8 +871,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seconds=args.warmup,
                 max_requests=2000,
             )
-        samples = Samples()
-        for round_ in range(args.rounds):
+        rounds = Rounds()
+        for round_ in range(args.repeats):
             order = [ours, mlflow] if round_ % 2 == 0 else [mlflow, ours]
             for concurrency in CONCURRENCY:
                 for server in order:
@@ -861,56 +880,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                         server, script, concurrency=concurrency,
                         seconds=args.duration, max_requests=args.max_requests,
                     )  # fmt: skip
-                    samples.add(server.name, concurrency, result)
+                    rounds.add(server.name, concurrency, result)
                     log(
                         f"round {round_ + 1} {server.name:6} c={concurrency:<2} "
                         f"{result['rps']:8.1f} req/s  p95 {result['p95_ms']:8.2f} ms"
                     )
-            samples.floor.append(
+            rounds.floor.append(
                 probe.ask({"cmd": "floor", "seconds": args.floor_seconds, "batches": 3})
             )
-            samples.stages.append(probe.ask({"cmd": "stages", "seconds": args.floor_seconds / 2}))
-        summary = summarise(samples, probe.hello)
+            rounds.stages.append(probe.ask({"cmd": "stages", "seconds": args.floor_seconds / 2}))
+        samples = summarise(summary, rounds, probe.hello)
         if args.profile_requests > 0:
             log("profiling our server")
-            summary["profile"] = profile_ours(
+            summary.details["profile"] = profile_ours(
                 project, venv_bin / "python", package, server_env, work, script, ours.body, probe,
                 requests=args.profile_requests, seconds=args.profile_seconds,
             )  # fmt: skip
         if args.workers_check:
             log("mlflow --workers 2 against one worker, uvloop and asyncio, concurrency 1")
-            summary["workers_check_c1"] = workers_check(
+            summary.details["workers_check_c1"] = workers_check(
                 mlflow, venv_bin, bundle, server_env, project, work, script,
                 rounds=2, seconds=min(args.duration, 5.0),
             )  # fmt: skip
-    record = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "template": template_revision(),
-        "machine": machine_info() | {"loadavg_1m_before": round(load_before, 2)},
-        "versions": probe.hello["versions"] | {"wrk": wrk_version()},
-        "settings": {
-            "rounds": args.rounds,
-            "duration_s": args.duration,
-            "max_requests": args.max_requests,
-            "concurrency": list(CONCURRENCY),
-            "load_generator": "wrk -t1 (keep-alive HTTP/1.1, loopback), Lua POST body",
-            "model": {"features": len(probe.hello["features"]), "prediction": prediction},
-            "server_start_s (both launched together)": start_s,
-        },
-        "targets": {
-            "throughput_ratio_min": TARGET_THROUGHPUT_RATIO,
-            "p95_ratio_max": TARGET_P95_RATIO,
-            "floor_share_min": TARGET_FLOOR_SHARE,
-            "concurrency": TARGET_CONCURRENCY,
-        },
-        **summary,
-        "wall_s": round(time.perf_counter() - started, 1),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    print_table(summary)
+    summary.details["benchmark_wall_s"] = round(time.perf_counter() - started, 1)
+    print_load(summary.details)
+    report(args, summary, samples)
     return 0
 
 

@@ -6,7 +6,6 @@ template needs no ``--trust``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -18,24 +17,11 @@ from typing import Any
 import pytest
 import yaml
 from copier import run_copy
+from environment import subprocess_env as subprocess_env  # re-exported to the tests
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 ANSWERS_DIR = Path(__file__).parent / "answers"
 ANSWER_SETS = sorted(path.stem for path in ANSWERS_DIR.glob("*.yml"))
-
-# Environment for every subprocess: no telemetry, no analytics, a fixed git identity,
-# and the template's own venv first on PATH (it provides uv and just).
-QUIET_ENV = {
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
-    "UV_NO_PROGRESS": "1",
-    "PRE_COMMIT_COLOR": "never",
-}
 
 
 def load_answers(name: str) -> dict[str, Any]:
@@ -43,22 +29,6 @@ def load_answers(name: str) -> dict[str, Any]:
     data = yaml.safe_load((ANSWERS_DIR / f"{name}.yml").read_text()) or {}
     assert isinstance(data, dict)
     return data
-
-
-def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment generated-project commands run with."""
-    env = {**os.environ, **QUIET_ENV, **(extra or {})}
-    # Do not leak the template's own interpreter choice into the generated project:
-    # its virtualenv, and the PYENV_VERSION a pyenv shim exports when it starts uv
-    # (which would hide every other pyenv Python from uv's discovery).
-    for leaked in ("VIRTUAL_ENV", "PYENV_VERSION", "PYENV_DIR", "UV_RUN_RECURSION_DEPTH"):
-        env.pop(leaked, None)
-    # A developer's machine caches bytecode; without it every command in a generated
-    # project compiles MLflow, scikit-learn and pandas from source again.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    venv_bin = str(TEMPLATE_ROOT / ".venv" / "bin")
-    env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
-    return env
 
 
 def run(
