@@ -8,6 +8,8 @@ set -euo pipefail
 # where crun cannot start containers) on a base made by debootstrap. Install what is
 # missing on Debian-family runners; silent when everything is there already.
 image_packages=(podman runc debootstrap)
+# tests/test_drift_report.py opens the generated drift report in headless Chromium.
+image_packages+=(chromium)
 missing=()
 for package in "${image_packages[@]}"; do
     status=$(dpkg-query --show --showformat='${Status}' "$package" 2>/dev/null || true)
@@ -17,13 +19,17 @@ done
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
+# tests/test_monitoring_infra.py checks the Prometheus files with promtool and pushes
+# the batch jobs' metrics to a real Pushgateway.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
 if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     as_root=()
     [ "$(id -u)" -eq 0 ] || as_root=(sudo --non-interactive)
-    echo "Installing ${missing[*]} (Debian) for the image and team-stack tests."
+    echo "Installing ${missing[*]} (Debian) for the image, team-stack and drift-report tests."
     if ! { ${as_root[@]+"${as_root[@]}"} apt-get update -qq >/dev/null \
         && ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-        echo "warning: could not install ${missing[*]}; tests/test_image.py or tests/test_team_stack.py will fail under CI" >&2
+        echo "warning: could not install ${missing[*]}; tests/test_image.py, tests/test_team_stack.py or tests/test_drift_report.py will fail under CI" >&2
     fi
 fi

@@ -67,8 +67,9 @@ CASES: dict[str, dict[str, Any]] = {
 IDENTITY_STRINGS = ("Seed", "maintainers", "f93661cd", "copier-mlops-dev")
 
 JINJA_MARKERS = ("{{", "{%", "{#")
-# `${{ expr }}` in GitHub Actions workflows and `{{ expr }}` in just recipe bodies are
-# the only double braces a generated project may contain.
+# `${{ expr }}` in GitHub Actions workflows, `{{ expr }}` in just recipe bodies and
+# Prometheus/Grafana templating (`{{ $labels.x }}`, `{{model_version}}`) under
+# infra/monitoring are the only double braces a generated project may contain.
 GITHUB_EXPRESSION = re.compile(r"\$\{\{(?P<expr>.*?)\}\}")
 JUST_INTERPOLATION = re.compile(r"\{\{(?P<expr>.*?)\}\}")
 QUESTION_REFERENCE = re.compile(r"\b(?:" + "|".join(map(re.escape, QUESTIONS)) + r"|_copier_\w*)\b")
@@ -130,6 +131,10 @@ def effective_answers(answers: dict[str, Any]) -> dict[str, str]:
 
 def is_workflow(rel: PurePosixPath) -> bool:
     return rel.parts[:2] == (".github", "workflows") and rel.suffix in {".yml", ".yaml"}
+
+
+def is_monitoring_config(rel: PurePosixPath) -> bool:
+    return rel.parts[:2] == ("infra", "monitoring")
 
 
 def is_just_file(rel: PurePosixPath) -> bool:
@@ -247,6 +252,11 @@ def test_no_unrendered_jinja_in_contents(project: Project) -> None:
                     if QUESTION_REFERENCE.search(match["expr"]):
                         problems.append(f"{where} (a copier answer inside ${{{{ }}}})")
                 line = GITHUB_EXPRESSION.sub("", line)
+            elif is_monitoring_config(rel):
+                for match in JUST_INTERPOLATION.finditer(line):
+                    if QUESTION_REFERENCE.search(match["expr"]):
+                        problems.append(f"{where} (a copier answer inside {{{{ }}}})")
+                line = JUST_INTERPOLATION.sub("", line)
             elif is_just_file(rel) and "{{" in line:
                 if not line[:1].isspace():
                     problems.append(f"{where} (just interpolates only in recipe bodies)")

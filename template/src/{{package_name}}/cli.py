@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import GateFailedError, ProjectError
+from .governance.commands import add_governance_commands
+from .monitoring.commands import add_drift_commands
 from .paths import ProjectPaths, find_project_root
+from .retrain_commands import add_retrain_commands
 
 if TYPE_CHECKING:
     from .config import Params
@@ -206,7 +209,7 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
         record = registry.set_drift_status(
             args.version, args.status, by=args.by, reason=args.reason
         )
-        print(f"{name} {record.semver}: drift check {args.status}")
+        print(f"{name} {record.semver}: drift check {args.status} (manual override)")
     elif args.action == "promote":
         record = registry.promote(args.version, args.to, by=args.by, reason=args.reason)
         _announce(name, record, None)
@@ -396,6 +399,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     _add_serving_commands(commands)
+    add_drift_commands(commands, HANDLERS)
+    add_retrain_commands(commands, HANDLERS)
+    add_governance_commands(commands, HANDLERS)
     models = commands.add_parser("models", help="inspect and manage the model registry")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="table of versions with stage and key metrics")
@@ -423,7 +429,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("second")
     actions.add_parser("history", help="who did what, when and why")
     drift = actions.add_parser(
-        "drift", help="record a drift check outcome by hand (read by require_drift_check)"
+        "drift", help="override the computed drift check by hand (needs --reason; audited)"
     )
     drift.add_argument("version")
     drift.add_argument("status", choices=["passed", "failed"])

@@ -119,6 +119,87 @@ class GatesConfig(BaseModel):
         return thresholds
 
 
+class DriftConfig(_Strict):
+    """When a batch counts as drifted from the training data (``just drift``).
+
+    Thresholds are on effect sizes: the population stability index (PSI) and
+    the Kolmogorov-Smirnov statistic D. A feature is flagged only when its
+    p-value is also below ``alpha`` (shared across features, Bonferroni), so
+    noise in a small batch is not called drift and a tiny, harmless shift in a
+    huge batch (where every p-value is ~0) is not either.
+    """
+
+    psi_investigate: float = Field(default=0.2, gt=0.0)
+    psi_drift: float = Field(default=0.25, gt=0.0)
+    ks_threshold: float = Field(default=0.1, gt=0.0, lt=1.0)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    min_rows: int = Field(default=100, ge=1)
+    #: Quantile bins of each numeric feature in the training profile (PSI).
+    bins: int = Field(default=10, ge=2, le=100)
+    #: Training values kept per numeric feature for KS (evenly spaced quantiles).
+    sample_size: int = Field(default=5000, ge=100, le=100_000)
+
+    @model_validator(mode="after")
+    def _ordered_psi(self) -> "DriftConfig":
+        if self.psi_drift < self.psi_investigate:
+            raise ValueError(
+                f"psi_drift ({self.psi_drift}) must be at least psi_investigate "
+                f"({self.psi_investigate})"
+            )
+        return self
+
+
+class ScheduleTriggerConfig(_Strict):
+    """Retrain a model that has grown old, whatever the monitoring says."""
+
+    #: Days since the champion was registered or the last retrain, whichever is later.
+    max_age_days: float = Field(gt=0.0)
+
+
+class DriftTriggerConfig(_Strict):
+    """Retrain when the drift check says ``drift`` on consecutive batches."""
+
+    windows: int = Field(default=2, ge=1)
+
+
+class PerformanceTriggerConfig(_Strict):
+    """Retrain when the champion scores worse than ``threshold`` on labelled batches.
+
+    ``consecutive`` needs ``windows`` breaching batches in a row; ``ewma`` smooths
+    the metric (weight ``ewma_alpha`` on the newest batch) and judges the
+    smoothed value once ``windows`` batches were seen. After a retrain the
+    trigger re-arms only once the metric is ``recovery_margin`` on the good
+    side of the threshold (hysteresis), so noise around it cannot loop retraining.
+    """
+
+    metric: str = Field(min_length=1)
+    threshold: float
+    smoothing: Literal["consecutive", "ewma"] = "consecutive"
+    windows: int = Field(default=3, ge=1)
+    ewma_alpha: float = Field(default=0.3, gt=0.0, le=1.0)
+    recovery_margin: float = Field(default=0.0, ge=0.0)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in HIGHER_IS_BETTER:
+            raise ValueError(f"unknown metric {value!r}; accepted: {', '.join(HIGHER_IS_BETTER)}")
+        return value
+
+
+class RetrainingConfig(_Strict):
+    """When ``just retrain`` retrains: any configured trigger fires; ``null`` turns one off.
+
+    ``cooldown_hours`` spaces out retrains by automatic triggers; a forced
+    retrain (``--force``) is a deliberate decision and ignores it.
+    """
+
+    cooldown_hours: float = Field(default=24.0, ge=0.0)
+    schedule: ScheduleTriggerConfig | None = None
+    drift: DriftTriggerConfig | None = DriftTriggerConfig()
+    performance: PerformanceTriggerConfig | None = None
+
+
 class Params(_Strict):
     """Everything ``params.yaml`` may contain."""
 
@@ -129,6 +210,8 @@ class Params(_Strict):
     tracking: TrackingConfig
     registry: RegistryConfig
     gates: GatesConfig
+    drift: DriftConfig = DriftConfig()
+    retraining: RetrainingConfig = RetrainingConfig()
 
     @model_validator(mode="after")
     def _gates_fit_the_task(self) -> "Params":
@@ -151,6 +234,17 @@ class Params(_Strict):
                     f"gate {gate} names unknown metric {metric!r}; {self.task} gates accept "
                     f"min_/max_ with: {accepted}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _retraining_metric_fits_the_task(self) -> "Params":
+        """The performance trigger watches a metric this task reports."""
+        performance = self.retraining.performance
+        if performance is not None and performance.metric not in TASK_METRICS[self.task]:
+            raise ValueError(
+                f"retraining.performance.metric {performance.metric!r} is not a {self.task} "
+                f"metric; accepted: {', '.join(TASK_METRICS[self.task])}"
+            )
         return self
 
 

@@ -5,7 +5,9 @@ is ``staging``, the stage then tries the gated promotion; a refusal is
 recorded in ``reports/registration.json`` and printed, but does not fail the
 pipeline, because the version itself was registered correctly. A run is
 registered once: re-running the stage (say, after loosening a gate) finds
-the run's version and only re-evaluates its promotion.
+the run's version and only re-evaluates its promotion. Either way the
+version's model card (``build/reports/model-card-<version>.md`` and ``.html``)
+is written afresh.
 """
 
 import logging
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..config import Params
 from ..errors import GateFailedError, ProvenanceError
+from ..governance.model_card import write_model_card
 from ..paths import ProjectPaths
 from ..registry.semver import Fingerprint
 from ..registry.service import ModelRegistry
@@ -67,5 +70,6 @@ def register(
         new=new,
         refused=refused,
     )
+    write_model_card(registry, record.semver)
     write_json(paths.registration, result.__dict__)
     return result

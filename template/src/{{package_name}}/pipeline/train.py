@@ -1,11 +1,14 @@
 """``train`` stage: fit the configured strategy and log the run to MLflow.
 
 The run records parameters, the training dataset, lineage tags and the model
-(with signature and input example). If anything fails inside the run, MLflow
-marks it FAILED, so half-finished runs never look like candidates.
+(with signature and input example, and the training features' reference
+profile that drift checks compare later batches with). If anything fails
+inside the run, MLflow marks it FAILED, so half-finished runs never look
+like candidates.
 """
 
 import logging
+import tempfile
 import warnings
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, requires, version
@@ -19,6 +22,7 @@ from mlflow.models import infer_signature
 
 from .. import DISTRIBUTION, lineage, tracking
 from ..config import Params
+from ..data.profile import PROFILE_ARTIFACT, PROFILE_FILE, ReferenceProfile
 from ..models.adapter import MODEL_ARTIFACT, ModelAdapter
 from ..models.factory import build_model
 from ..models.pyfunc import AdapterPyfunc
@@ -48,11 +52,18 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     # Built (and its hyper-parameters validated) before the run starts, so a config
     # error leaves no FAILED run behind.
     strategy = build_model(params.task, params.model)
+    profile = ReferenceProfile.from_frame(
+        features, bins=params.drift.bins, sample_size=params.drift.sample_size
+    )
     tracking.configure(paths.root, params.tracking.experiment)
 
     # Integer class labels make MLflow hint that integer columns cannot hold missing
     # values; the training data is validated to have none, so the hint is noise.
-    with warnings.catch_warnings(), mlflow.start_run() as run:
+    with (
+        warnings.catch_warnings(),
+        tempfile.TemporaryDirectory() as scratch,
+        mlflow.start_run() as run,
+    ):
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         mlflow.set_tags({**facts.as_tags(), "model.kind": params.model.kind, "task": params.task})
         mlflow.log_params(_flatten({"model": model_config, "split": params.split.model_dump()}))
@@ -69,10 +80,14 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
         write_atomically(paths.model_file, lambda tmp: joblib.dump(adapter, tmp))
         example = features.head(5)
         signature = infer_signature(example, adapter.predict(example))
+        profile_file = Path(scratch) / PROFILE_FILE
+        profile_file.write_text(profile.to_json(), encoding="utf-8")
         logged = mlflow.pyfunc.log_model(
             name=MODEL_NAME_IN_RUN,
             python_model=AdapterPyfunc(),
-            artifacts={MODEL_ARTIFACT: str(paths.model_file)},
+            # Among the model files, the profile is covered by the version's provenance
+            # digests and travels in every exported bundle.
+            artifacts={MODEL_ARTIFACT: str(paths.model_file), PROFILE_ARTIFACT: str(profile_file)},
             signature=signature,
             input_example=example,
             pip_requirements=_pinned_requirements(),
