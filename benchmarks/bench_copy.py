@@ -2,8 +2,8 @@
 
 Targets, each a ratio measured in the same run:
 
-- ``copier copy``, all features, default answers: at most 1.5x copier's own floor, the
-  copy of a one-file template;
+- ``copier copy``, all features, default answers, run as a user runs it (the CLI, a fresh
+  process): at most 1.5x copier's own floor, the CLI copy of a one-file template;
 - ``copier update`` of a project with no user changes: at most 2x the copy time.
 
 Copier clones a template that lives in git before it renders it, so both templates are
@@ -22,9 +22,11 @@ Each repository gets two tags: ``1.0.0`` (the template as it is) and ``2.0.0`` (
 appended to ``template/README.md.jinja``), so an update has something to bring in.
 
 Per repeat, in an order that rotates between repeats (so slow drift in the load of a
-shared machine hits every measure alike), all in this process with ``unsafe=False``,
-``defaults=True`` and ``quiet=True``:
+shared machine hits every measure alike), in this process unless said otherwise, with
+``unsafe=False``, ``defaults=True`` and ``quiet=True``:
 
+- ``cli.<t>``: ``python -m copier copy --defaults --quiet --vcs-ref 1.0.0`` in a new
+  process (the target's measure: interpreter and copier start-up included);
 - ``copy.<t>``: ``run_copy`` of tag ``1.0.0`` into a new directory;
 - ``update.<t>``: ``run_update`` to tag ``2.0.0`` of a project copied at ``1.0.0`` and
   committed (untimed set-up), with no user changes;
@@ -85,6 +87,8 @@ V2 = "2.0.0"
 CHANGED_FILE = Path("template") / "README.md.jinja"
 UPDATE_MARKER = "Benchmark marker: this line arrives with the update to 2.0.0."
 MEASURES = (
+    ("cli", "floor"),
+    ("cli", "full"),
     ("copy", "floor"),
     ("copy", "full"),
     ("update", "floor"),
@@ -238,6 +242,13 @@ def copy(src: Path, dst: Path, ref: str | None = V1) -> None:
     run_copy(str(src), dst, defaults=True, unsafe=False, quiet=True, vcs_ref=ref)
 
 
+def copy_cli(src: Path, dst: Path) -> Timing:
+    """``copier copy`` as a user types it: a fresh process, so start-up counts too."""
+    args = [sys.executable, "-m", "copier", "copy", "--defaults", "--quiet"]
+    env = dict(os.environ)  # the commands' environment (``use_command_env`` in ``main``)
+    return run([*args, "--vcs-ref", V1, str(src), str(dst)], dst.parent, env, timeout=300)
+
+
 def clone_like_copier(repo: Path, dst: Path) -> None:
     """The clone and checkout copier runs for a local git template, without copier."""
     git("clone", "--quiet", "--no-checkout", "--filter=blob:none", str(repo), str(dst), cwd=repo)
@@ -283,6 +294,8 @@ def measure(kind: str, template: Template, scratch: Path) -> Timing:
     target = Path(tempfile.mkdtemp(prefix=f"{kind}-{template.name}-", dir=scratch))
     project = target / "project"
     try:
+        if kind == "cli":
+            return copy_cli(template.repo, project)
         if kind == "copy":
             return timed(lambda: copy(template.repo, project))
         if kind == "render":
@@ -342,7 +355,8 @@ def add_ratio(
 def summarise(summary: Summary, samples: Samples) -> None:
     """Per-measure statistics, the two target ratios, then the ratios that split the copy."""
     summary.measure_all(samples, digits=4)
-    add_ratio(summary, samples, "copy_full_vs_floor", "copy.full", "copy.floor", COPY_TARGET)
+    add_ratio(summary, samples, "cli_full_vs_floor", "cli.full", "cli.floor", COPY_TARGET)
+    add_ratio(summary, samples, "copy_full_vs_floor", "copy.full", "copy.floor")
     add_ratio(
         summary, samples, "update_full_vs_copy_full", "update.full", "copy.full", UPDATE_TARGET
     )

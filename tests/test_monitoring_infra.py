@@ -27,7 +27,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import InstalledProject, free_port, git_commit_all, render, run
+from conftest import InstalledProject, free_port, render, run
 
 PROMTOOL = shutil.which("promtool")
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
@@ -289,13 +289,9 @@ def pushgateway() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def monitored_project(installed_project: Any) -> InstalledProject:
-    """A trained project of its own: drift checks record outcomes on its champion."""
-    project: InstalledProject = installed_project("defaults", "monitoring")
-    project.just("pipeline")
-    git_commit_all(project.path, "chore: record pipeline run")
-    project.just("models", "promote", "1.0.0", "production", "first release")
-    return project
+def monitored_project(trained_project: InstalledProject) -> InstalledProject:
+    """The shared trained project: drift checks add tags and files, never a stage change."""
+    return trained_project
 
 
 def _held_out_batch(project: InstalledProject, path: Path) -> Path:

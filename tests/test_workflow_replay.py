@@ -17,7 +17,8 @@ What cannot exist on this machine is replaced, and said so:
   output file is written as a minimal SPDX document, since later steps attest it. The
   local composite action is replayed.
 - `SKIPPED`: shell lines that install tools from the internet or upload to a hosted
-  registry; each with its reason.
+  registry, and `just check`, which test_e2e already runs in every answer set; each
+  with its reason.
 - `just audit` needs the vulnerability database on the network: when pip-audit cannot
   reach it here, the replay notes it and goes on (CI runs it for real).
 - No cluster: `just deploy` renders the manifests and says kubectl has no context.
@@ -88,6 +89,8 @@ ACTIONS = {
 }
 SKIPPED = {
     'uv tool install "rust-just>=1.59"': "just is the template venv's, first on PATH",
+    # The longest step of all, and already proven per answer set: the replay would repeat it.
+    "just check": "test_e2e.py::test_check_passes runs it in every answer set",
     "apt-get update -qq && apt-get install -y -qq buildah > /dev/null": (
         "a Debian package install; buildah is the fake on PATH"
     ),
@@ -494,6 +497,10 @@ def test_github_workflows_replay_a_release(
     assert re.fullmatch(rf"{re.escape(image)}@sha256:[0-9a-f]{{64}}", digest)
     assert f"cosign sign --yes {digest}" in calls
     assert any("--predicate build/model/provenance.json" in c for c in calls)
+    replay_github_job(replay, "publish.yml", "model-card", _github_context(github=tag))
+    card = f"build/reports/model-card-{version}.md build/reports/model-card-{version}.html"
+    calls = replay.fake_calls()
+    assert any(c.startswith(f"gh release upload v0.1.0 {card}") for c in calls), calls
 
     _write_production_batch(github_project)
     checked = replay_github_job(replay, "retrain.yml", "retrain", _github_context())
