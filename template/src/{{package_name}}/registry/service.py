@@ -430,8 +430,10 @@ class ModelRegistry:
         of its evidence.
 
         Raises:
-            RegistryError: unknown status, or no reason.
+            RegistryError: not a version reference, unknown status, or no reason.
         """
+        if not ref.startswith("@"):
+            SemVer.parse(ref)  # the arguments are checked in the order they are given
         if status not in {"passed", "failed"}:
             raise RegistryError(f"Drift status must be passed or failed, got {status!r}.")
         if not reason.strip():
