@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .registry.records import VersionRecord
     from .registry.service import ModelRegistry
 
+    # What every command module's handler is (drift, retrain, model-card register theirs).
     Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
 
 EXIT_USAGE_ERROR = 2

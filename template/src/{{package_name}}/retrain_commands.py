@@ -28,13 +28,12 @@ from .errors import DataValidationError, GateFailedError, ProjectError, Registry
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .cli import Handler
     from .config import Params
     from .monitoring.observation import DriftWindow
     from .monitoring.retrain import RunPipeline
     from .paths import ProjectPaths
     from .registry.service import ModelRegistry
-
-    Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
 
 
 def add_retrain_commands(

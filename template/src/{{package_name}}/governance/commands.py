@@ -7,14 +7,13 @@ MLflow (the training run's datasets and parameters) when it runs.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..cli import Handler
     from ..config import Params
     from ..paths import ProjectPaths
-
-    Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
 
 
 def add_governance_commands(

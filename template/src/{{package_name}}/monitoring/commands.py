@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..cli import Handler
     from ..config import Params
     from ..paths import ProjectPaths
-
-    Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
 
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 1
