@@ -17,7 +17,7 @@ What cannot exist on this machine is replaced, and said so:
   output file is written as a minimal SPDX document, since later steps attest it. The
   local composite action is replayed.
 - `SKIPPED`: shell lines that install tools from the internet or upload to a hosted
-  registry, and `just check`, which test_e2e already runs in every answer set; each
+  registry, and `just check-all`, whose parts test_e2e already runs in every answer set; each
   with its reason.
 - `just audit` needs the vulnerability database on the network: when pip-audit cannot
   reach it here, the replay notes it and goes on (CI runs it for real).
@@ -90,7 +90,7 @@ ACTIONS = {
 SKIPPED = {
     'uv tool install "rust-just>=1.59"': "just is the template venv's, first on PATH",
     # The longest step of all, and already proven per answer set: the replay would repeat it.
-    "just check": "test_e2e.py::test_check_passes runs it in every answer set",
+    "just check-all": "test_e2e runs `just check` in every answer set and `just test-slow` once",
     "apt-get update -qq && apt-get install -y -qq buildah > /dev/null": (
         "a Debian package install; buildah is the fake on PATH"
     ),

@@ -203,7 +203,7 @@ def test_ci_files_call_only_recipes_the_project_has(rendered: Path) -> None:
     missing = called - set(summary) - set(OPTIONAL_RECIPES)
     assert not missing, f"CI files call recipes the justfile lacks: {sorted(missing)}"
     assert {
-        "check",
+        "check-all",
         "audit",
         "package",
         "repro",
