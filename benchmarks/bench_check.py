@@ -1,9 +1,10 @@
 """Benchmark: time from a fresh `copier copy` to a green `just check`, warm uv cache.
 
-Target: a fresh project reaches a green ``just check`` in at
-most 45 s with a warm uv cache. The machines are shared and noisy, so the script also
-measures a reference in the same project and the same run, and reports the total as a
-ratio to it too.
+Targets: a fresh project reaches a green ``just check`` in at
+most 45 s with a warm uv cache (at most 6x the reference below), and a re-run of
+``just check`` in that project, nothing changed, takes at most 20 s. The machines are
+shared and noisy, so the script also measures a reference in the same project and the
+same run, and reports the total as a ratio to it too.
 
 What the script does:
 
@@ -23,7 +24,9 @@ What the script does:
 
    and right after, in the same project, the reference: ``ref.import`` is
    ``uv run --frozen python -c "import sklearn, pandas, pandera"`` and ``ref.collect``
-   is ``uv run --frozen pytest --co -q``.
+   is ``uv run --frozen pytest --co -q``; then ``warm_check``: ``just check`` again,
+   as a developer re-runs it (mypy's cache, the tests' trained workspace and bytecode
+   are warm).
 4. Unless ``--no-attribution``: one more fresh project, installed, runs
    ``pre-commit run --all-files --verbose`` to time each hook from a cold mypy cache.
 
@@ -66,6 +69,7 @@ from harness import run as run_timed
 
 TARGET_S = 45.0
 TARGET_REFERENCE_RATIO = 6.0
+WARM_TARGET_S = 20.0
 TIMEOUT_S = 3600.0
 PHASES = ("copy", "git", "install", "check")
 REFERENCE = {
@@ -160,6 +164,10 @@ def one_run(
         if samples is not None:
             samples.add(name, result)
     walls["reference"] = walls["ref.import"] + walls["ref.collect"]
+    warm = run(["just", "check"], project, env)
+    walls["warm_check"] = warm.wall
+    if samples is not None:
+        samples.add("warm_check", warm)
     if samples is not None:
         samples.add("total", Timing(walls["total"], sum(samples.cpu[p][-1] for p in PHASES)))
         cpu = samples.cpu["ref.import"][-1] + samples.cpu["ref.collect"][-1]
@@ -185,6 +193,13 @@ def summarise(summary: Summary, samples: Samples) -> None:
     summary.measure_all(samples, digits=2)
     summary.measure(
         "total", samples.wall["total"], samples.cpu["total"], digits=2, at_most=TARGET_S
+    )
+    summary.measure(
+        "warm_check",
+        samples.wall["warm_check"],
+        samples.cpu["warm_check"],
+        digits=2,
+        at_most=WARM_TARGET_S,
     )
     total = median(samples.wall["total"])
     reference = median(samples.wall["reference"])
