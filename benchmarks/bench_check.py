@@ -168,7 +168,6 @@ def one_run(
     walls["warm_check"] = warm.wall
     if samples is not None:
         samples.add("warm_check", warm)
-    if samples is not None:
         samples.add("total", Timing(walls["total"], sum(samples.cpu[p][-1] for p in PHASES)))
         cpu = samples.cpu["ref.import"][-1] + samples.cpu["ref.collect"][-1]
         samples.add("reference", Timing(walls["reference"], cpu))

@@ -136,8 +136,9 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
 def trained_project(installed_project: Any) -> InstalledProject:
     """The default project after one `just pipeline` and a promotion: 1.0.0 is the champion.
 
-    Shared, read-only: tests that export, serve, build images or render manifests
-    use it; tests that change the registry ask ``installed_project`` for their own.
+    Shared, read-only: tests that export, serve, build images, render manifests or
+    run drift checks (which add tags and reports, never a stage change) use it; tests
+    that change stages ask ``installed_project`` for their own.
     """
     project: InstalledProject = installed_project("defaults", "trained")
     project.just("pipeline")

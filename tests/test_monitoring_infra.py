@@ -288,12 +288,6 @@ def pushgateway() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def monitored_project(trained_project: InstalledProject) -> InstalledProject:
-    """The shared trained project: drift checks add tags and files, never a stage change."""
-    return trained_project
-
-
 def _held_out_batch(project: InstalledProject, path: Path) -> Path:
     script = (
         "import sys, pandas as pd; "
@@ -305,9 +299,9 @@ def _held_out_batch(project: InstalledProject, path: Path) -> Path:
 
 @pytest.mark.e2e
 def test_rules_and_dashboard_use_only_exported_metrics(
-    monitored_project: InstalledProject, pushgateway: str, tmp_path: Path
+    trained_project: InstalledProject, pushgateway: str, tmp_path: Path
 ) -> None:
-    project = monitored_project
+    project = trained_project
     batch = _held_out_batch(project, tmp_path / "batch.csv")
     drifted = project.just("drift", str(batch), check=False, timeout=600)
     assert drifted.returncode in (0, 1), drifted.stderr
@@ -333,9 +327,9 @@ def test_rules_and_dashboard_use_only_exported_metrics(
 
 @pytest.mark.e2e
 def test_drift_check_pushes_and_a_dead_gateway_is_one_warning(
-    monitored_project: InstalledProject, pushgateway: str, tmp_path: Path
+    trained_project: InstalledProject, pushgateway: str, tmp_path: Path
 ) -> None:
-    project = monitored_project
+    project = trained_project
     batch = _held_out_batch(project, tmp_path / "batch.csv")
     args = ["uv", "run", "--frozen", project.package, "drift", str(batch)]
     live = run(args, project.path, check=False, PROMETHEUS_PUSHGATEWAY_URL=pushgateway)
