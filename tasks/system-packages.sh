@@ -30,6 +30,6 @@ if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     if ! { ${as_root[@]+"${as_root[@]}"} apt-get update -qq >/dev/null \
         && ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-        echo "warning: could not install ${missing[*]}; tests/test_image.py, tests/test_team_stack.py or tests/test_drift_report.py will fail under CI" >&2
+        echo "warning: could not install ${missing[*]}; tests/test_image.py, tests/test_team_stack.py, tests/test_drift_report.py or tests/test_monitoring_infra.py will fail under CI" >&2
     fi
 fi
