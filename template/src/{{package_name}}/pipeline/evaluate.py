@@ -1,11 +1,14 @@
 """``evaluate`` stage: score the trained model on held-out data.
 
 Writes ``reports/metrics.json`` (read by ``dvc metrics`` and the gates) and
-plot data under ``reports/plots`` (read by ``dvc plots``). The register stage
+plot data under ``reports/plots`` (read by ``dvc plots``), and removes there
+the plot files of the other problem type, which ``dvc.yaml`` no longer declares
+once the project switched ``problem_type``. The register stage
 records the metrics on the training run; this stage never imports MLflow, so it
 starts in a fraction of the time.
 """
 
+import logging
 from typing import Any
 
 import joblib
@@ -23,6 +26,14 @@ from ..paths import ProjectPaths
 from .io import write_atomically, write_json
 from .metrics import evaluate as score
 from .prepare import load_prepared
+
+logger = logging.getLogger(__name__)
+
+# Every plot file this stage writes, per task: what ``dvc.yaml`` declares for it.
+PLOT_FILES: dict[str, tuple[str, ...]] = {
+    "classification": ("confusion.csv", "roc.csv"),
+    "regression": ("residuals.csv",),
+}
 
 
 def evaluate(params: Params, paths: ProjectPaths) -> dict[str, float]:
@@ -44,7 +55,12 @@ def write_plots(
     features: pd.DataFrame,
     target: pd.Series,
 ) -> None:
-    """Write the plot data ``dvc.yaml`` declares for the task (one file per plot)."""
+    """Write the plot data ``dvc.yaml`` declares for the task (one file per plot).
+
+    Each file is replaced atomically; then the plot files of the other tasks go,
+    so no output the task no longer declares stays tracked. Any other file in
+    ``reports/plots`` is left alone.
+    """
     predicted = adapter.strategy.predict(features)
     if params.task == "classification":
         _write_csv(
@@ -67,6 +83,18 @@ def write_plots(
                 }
             ),
         )
+    remove_stale_plots(paths, params.task)
+
+
+def remove_stale_plots(paths: ProjectPaths, task: str) -> list[str]:
+    """Remove the plot files of every task but ``task``; the names removed."""
+    written = set(PLOT_FILES[task])
+    stale = sorted({name for names in PLOT_FILES.values() for name in names} - written)
+    removed = [name for name in stale if (paths.plots / name).is_file()]
+    for name in removed:
+        (paths.plots / name).unlink()
+        logger.warning("removed reports/plots/%s: dvc.yaml declares no such %s plot", name, task)
+    return removed
 
 
 def roc_points(
