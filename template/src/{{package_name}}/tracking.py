@@ -1,11 +1,12 @@
 """MLflow set-up: where runs and the registry live, and how long to wait for them.
 
 By default everything stays inside the project: runs and the registry in
-``mlflow.db``, artifacts in ``mlartifacts/`` addressed as ``project:/…``
-(see :mod:`.artifact_store`), so the folder can be moved, copied or cloned
-and still finds its own models. Setting ``MLFLOW_TRACKING_URI`` moves it to a
-shared server without a code change; then every command checks the server
-answers before it starts, and fails within seconds naming the URI if not.
+``mlflow.db``, artifacts in ``mlartifacts/`` under standard ``file://`` URIs
+that any MLflow client reads; a moved or copied project rewrites them to its
+own folder before it opens the store (see :mod:`.relocation`). Setting
+``MLFLOW_TRACKING_URI`` moves it to a shared server without a code change;
+then every command checks the server answers before it starts, and fails
+within seconds naming the URI if not.
 """
 
 import logging
@@ -15,16 +16,15 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+from . import relocation
 from .errors import TrackingServerError
+from .experiments import origin_root
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: Seconds a command waits for a tracking server before giving up (``MLFLOW_CONNECT_TIMEOUT``).
 CONNECT_TIMEOUT_ENV = "MLFLOW_CONNECT_TIMEOUT"
 DEFAULT_CONNECT_TIMEOUT = 5.0
-LOCAL_STORE = "mlflow.db"
-#: Root that ``project:/`` artifact URIs resolve against (see :mod:`.artifact_store`).
-ARTIFACTS_ROOT_ENV = "PROJECT_ARTIFACTS_ROOT"
-PROJECT_ARTIFACTS = "project:/mlartifacts"
+LOCAL_STORE = relocation.LOCAL_STORE
 
 # MLflow's defaults retry an unreachable server for minutes and draw progress bars;
 # a command line tool should fail fast and stay quiet. Users can still override each.
@@ -36,17 +36,34 @@ _MLFLOW_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
     # Otherwise every run prints its UI link to stdout, in the middle of a command's JSON.
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    # MLflow copies a uv project's uv.lock and pyproject.toml into every logged model, and
+    # its `uv` environment manager then tries to build this project from them (without
+    # src/). The model's requirements.txt already pins what predicting needs.
+    "MLFLOW_LOG_UV_FILES": "false",
 }
+
+
+def store_root(root: Path) -> Path:
+    """The project whose own store (``mlflow.db``, ``mlartifacts/``) a checkout at ``root`` uses.
+
+    ``root`` itself, except in the temporary copy a DVC experiment runs in
+    (``dvc exp run --temp`` and queued experiments, ``<project>/.dvc/tmp/exps/…``):
+    there the project the experiment was started from, so its runs land in the
+    store ``mlflow ui`` shows, not in one deleted with the copy
+    (:func:`.experiments.origin_root`).
+    """
+    return origin_root(root)
 
 
 def tracking_uri(root: Path) -> str:
     """The tracking URI in force: the environment's, else the project's SQLite file."""
-    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{(root / LOCAL_STORE).resolve()}"
+    local = (store_root(root) / LOCAL_STORE).resolve()
+    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{local}"
 
 
 def is_local_store(uri: str, root: Path) -> bool:
     """Whether ``uri`` is this project's own SQLite store (not shared with other checkouts)."""
-    return uri == f"sqlite:///{(root / LOCAL_STORE).resolve()}"
+    return uri == f"sqlite:///{(store_root(root) / LOCAL_STORE).resolve()}"
 
 
 def quiet(verbose: bool = False) -> None:
@@ -87,24 +104,27 @@ def check_reachable(uri: str) -> None:
 def configure(root: Path, experiment: str) -> str:
     """Point MLflow at the project's store and select ``experiment``; return its id.
 
-    A new experiment in the local store keeps its artifacts under
-    ``project:/mlartifacts``: a location relative to the project, never an
-    absolute path that would follow a copied project back to the original.
+    The local store is first pointed at this checkout if it was moved or copied
+    (:func:`.relocation.relocate`); a new experiment in it keeps its artifacts in
+    the project's ``mlartifacts/`` folder.
     """
     import mlflow  # noqa: PLC0415 - importing MLflow costs seconds; only commands that use it pay
     from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
     quiet(verbose=logging.getLogger().isEnabledFor(logging.INFO))
+    root = store_root(root)  # a DVC experiment's temporary copy logs to its project
     uri = tracking_uri(root)
     check_reachable(uri)
-    os.environ[ARTIFACTS_ROOT_ENV] = str(root.resolve())
+    local = is_local_store(uri, root)
+    if local:
+        relocation.relocate(root)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     existing = client.get_experiment_by_name(experiment)
     if existing is not None:
         mlflow.set_experiment(experiment_id=existing.experiment_id)
         return str(existing.experiment_id)
-    location = PROJECT_ARTIFACTS if is_local_store(uri, root) else None
+    location = relocation.artifacts_uri(root) if local else None
     experiment_id = client.create_experiment(experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return str(experiment_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
 from .. import lineage as lineage_facts
-from .. import tracking
+from .. import relocation, tracking
 from ..config import Params, Stage
 from ..errors import ModelNotFoundError, RegistryError
 from ..paths import ProjectPaths
@@ -66,6 +66,7 @@ class ModelRegistry:
         if tracking.is_local_store(tracking.tracking_uri(paths.root), paths.root) and (
             database.is_file()
         ):
+            relocation.relocate(paths.root)  # a moved copy must not show the original's paths
             reader = LocalRegistryReader(database, params.registry.model_name)
             try:
                 reader.model_tags()
