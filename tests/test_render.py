@@ -327,7 +327,8 @@ def test_answers_reach_their_files(project: Project) -> None:
     assert params["data"]["dataset"] == dataset[expected["problem_type"]]
     stages = yaml.safe_load(project.text("dvc.yaml"))["stages"]
     for name, stage in stages.items():
-        assert stage["cmd"] == f"uv run --frozen {project.package} {name}"
+        command = f"uv run --frozen --no-dev --extra lifecycle {project.package} {name}"
+        assert stage["cmd"] == command
 
 
 def test_license_text(project: Project) -> None:

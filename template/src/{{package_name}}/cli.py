@@ -105,9 +105,12 @@ def _evaluate(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> 
 
 
 def _register(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
-    from .pipeline.register import register  # noqa: PLC0415
+    from .pipeline.register import NotRegistered, register_stage  # noqa: PLC0415
 
-    result = register(params, paths, pinned=args.version, by=args.by)
+    result = register_stage(params, paths, pinned=args.version, by=args.by)
+    if isinstance(result, NotRegistered):
+        print(result.reason)
+        return 0
     what = f"registered {params.registry.model_name} {result.version} ({result.bump})"
     if not result.new:
         what = f"run already registered as {params.registry.model_name} {result.version}"

@@ -76,10 +76,16 @@ class TrackingConfig(_Strict):
 
 
 class RegistryConfig(_Strict):
-    """Registered model name and how far the pipeline promotes a new version."""
+    """Registered model name, how far the pipeline promotes a new version, and in experiments.
+
+    ``experiments``: what the register stage does inside a DVC experiment
+    (``dvc exp run``, any mode): ``skip`` registers nothing (the run keeps its
+    metrics in MLflow), ``register`` registers and promotes as ``just pipeline`` does.
+    """
 
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     promote_to: Literal["development", "staging"] = "staging"
+    experiments: Literal["skip", "register"] = "skip"
 
 
 class GatesConfig(BaseModel):

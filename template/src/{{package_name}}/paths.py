@@ -7,6 +7,8 @@ keeping them in one module keeps the code and the pipeline in step.
 from dataclasses import dataclass
 from pathlib import Path
 
+from .experiments import origin_root
+
 
 @dataclass(frozen=True)
 class ProjectPaths:
@@ -80,8 +82,12 @@ class ProjectPaths:
 
     @property
     def registry_lock(self) -> Path:
-        """Serialises read-modify-write changes to the model registry."""
-        return self.root / ".registry.lock"
+        """Serialises read-modify-write changes to the model registry.
+
+        Beside the store it guards: a DVC experiment's temporary copy locks the
+        project it came from (see :func:`.tracking.store_root`).
+        """
+        return origin_root(self.root) / ".registry.lock"
 
 
 def find_project_root(start: Path | None = None) -> Path:

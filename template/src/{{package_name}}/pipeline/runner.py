@@ -5,23 +5,38 @@ MLflow, scikit-learn and pandas: most of a forced run's time. The runner hands
 DVC's own reproduction a stage function (DVC's ``repro_fn`` hook): DVC still
 plans the run from ``dvc.yaml``, skips unchanged stages and records each stage
 in ``dvc.lock`` and its cache as ``dvc repro`` does, but a stage whose command
-is this project's own (``uv run --frozen <package> <stage>``) is called here,
-in this process, instead of in a new one. Any other stage (one you added, or
-one whose command you changed) runs its command through DVC as usual.
+is this project's own (:data:`STAGE_COMMAND`) is called here, in this process,
+instead of in a new one. Any other stage (one you added, or one whose command
+you changed) runs its command through DVC as usual.
+
+The register stage also reruns when its last record is a DVC experiment's
+"registered nothing" (see :mod:`.register`): outside an experiment,
+``just pipeline`` registers what the workspace holds.
 """
 
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import experiments
 from ..errors import ProjectError
+from ..paths import ProjectPaths
 
 if TYPE_CHECKING:
     from dvc.stage import Stage
 
 OWN_STAGES = ("prepare", "train", "evaluate", "register")
+#: The command ``dvc.yaml`` gives each of the project's own stages. ``--extra lifecycle``:
+#: a DVC experiment's temporary copy (``dvc exp run --temp``, queued runs) gets a venv of
+#: its own, which a plain ``uv run`` would sync without what the stages import;
+#: ``--no-dev``: that venv needs no dev tools (``uv run`` never removes them from yours).
+STAGE_COMMAND = "uv run --frozen --no-dev --extra lifecycle {package} {stage}"
+#: Earlier releases' command, still recognised in a ``dvc.yaml`` not updated yet.
+LEGACY_STAGE_COMMAND = "uv run --frozen {package} {stage}"
 
 RunStage = Callable[[str], int]
 """Runs one of the project's stages by name, in this process; returns its exit status."""
@@ -43,7 +58,11 @@ def reproduce(
     from dvc.repo import Repo  # noqa: PLC0415
 
     _show_dvc_progress()
-    commands = {f"uv run --frozen {package} {name}": name for name in OWN_STAGES}
+    commands = {
+        form.format(package=package, stage=name): name
+        for form in (STAGE_COMMAND, LEGACY_STAGE_COMMAND)
+        for name in OWN_STAGES
+    }
 
     def reproduce_stage(stage: "Stage", **kwargs: Any) -> "Stage | None":
         own = commands.get(stage.cmd) if isinstance(stage.cmd, str) else None
@@ -52,6 +71,8 @@ def reproduce(
             if ran is not None:
                 ran.dump(update_pipeline=False)
             return ran
+        if own == "register" and left_unregistered(Path(root)):
+            kwargs["force"] = True
         return _reproduce_here(stage, own, run_stage, **kwargs)
 
     try:
@@ -62,6 +83,21 @@ def reproduce(
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
         raise PipelineError(f"{exc}{cause}") from None
     return [stage.addressing for stage in ran]
+
+
+def left_unregistered(root: Path) -> bool:
+    """Whether ``reports/registration.json`` is a DVC experiment's "registered nothing".
+
+    Written by the register stage inside an experiment (``"registered": false``);
+    outside one it is stale, whatever ``dvc.lock`` says.
+    """
+    if experiments.current() is not None:
+        return False
+    try:
+        record = json.loads(ProjectPaths(root).registration.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("registered") is False
 
 
 def _reproduce_here(

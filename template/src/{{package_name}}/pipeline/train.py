@@ -4,7 +4,8 @@ The run records parameters, the training dataset, lineage tags and the model
 (with signature and input example, and the training features' reference
 profile that drift checks compare later batches with). If anything fails
 inside the run, MLflow marks it FAILED, so half-finished runs never look
-like candidates.
+like candidates. A run of a DVC experiment is named after it and tagged
+``dvc.exp_name`` and ``dvc.exp_baseline_rev`` (see :mod:`..experiments`).
 """
 
 import logging
@@ -20,7 +21,7 @@ import mlflow
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
-from .. import DISTRIBUTION, lineage, tracking
+from .. import DISTRIBUTION, experiments, lineage, tracking
 from ..config import Params
 from ..data.profile import PROFILE_ARTIFACT, PROFILE_FILE, ReferenceProfile
 from ..models.adapter import MODEL_ARTIFACT, ModelAdapter
@@ -56,16 +57,24 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
         features, bins=params.drift.bins, sample_size=params.drift.sample_size
     )
     tracking.configure(paths.root, params.tracking.experiment)
+    experiment = experiments.current()
 
     # Integer class labels make MLflow hint that integer columns cannot hold missing
     # values; the training data is validated to have none, so the hint is noise.
     with (
         warnings.catch_warnings(),
         tempfile.TemporaryDirectory() as scratch,
-        mlflow.start_run() as run,
+        mlflow.start_run(run_name=experiment.name if experiment else None) as run,
     ):
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        mlflow.set_tags({**facts.as_tags(), "model.kind": params.model.kind, "task": params.task})
+        mlflow.set_tags(
+            {
+                **facts.as_tags(),
+                **(experiment.tags() if experiment else {}),
+                "model.kind": params.model.kind,
+                "task": params.task,
+            }
+        )
         mlflow.log_params(_flatten({"model": model_config, "split": params.split.model_dump()}))
         mlflow.log_input(
             from_pandas(
