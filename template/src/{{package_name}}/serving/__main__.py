@@ -2,8 +2,10 @@
 
 Configured by environment, as a container is: ``MODEL_BUNDLE`` (default
 ``build/model``), ``HOST`` (default 127.0.0.1; the image sets 0.0.0.0),
-``PORT`` (default 8000) and ``SERVING_LOG_FEATURES`` (``true`` logs request
-rows). ``--check`` verifies the bundle and exits, which the image build runs.
+``PORT`` (default 8000), ``SERVING_LOG_FEATURES`` (``true`` logs request
+rows) and ``SERVING_MAX_BATCH_ROWS`` (the most rows one request may carry;
+unset: no limit, as ``mlflow models serve``). ``--check`` verifies the bundle
+and exits, which the image build runs.
 A bundle that fails verification stops the process with one ``error:`` line.
 """
 
@@ -61,6 +63,7 @@ def serve(
     port = port or os.environ.get("PORT") or str(DEFAULT_PORT)
     if not port.isdigit() or not 0 < int(port) <= _MAX_PORT:
         raise ConfigError(f"PORT must be a number from 1 to {_MAX_PORT}; got {port!r}.")
+    max_rows = max_batch_rows(os.environ.get("SERVING_MAX_BATCH_ROWS"))
     from .bundle import open_bundle  # noqa: PLC0415 - argument errors stay instant
 
     model = open_bundle(bundle)
@@ -72,7 +75,11 @@ def serve(
     from .app import create_app  # noqa: PLC0415
 
     _log_requests_as_json_lines()
-    app = create_app(model, log_features=os.environ.get("SERVING_LOG_FEATURES") == "true")
+    app = create_app(
+        model,
+        log_features=os.environ.get("SERVING_LOG_FEATURES") == "true",
+        max_batch_rows=max_rows,
+    )
     print(f"serving model {model.semver} on http://{host}:{port}", file=sys.stderr, flush=True)
     uvicorn.run(
         app,
@@ -83,6 +90,22 @@ def serve(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
+
+
+def max_batch_rows(setting: str | None) -> int | None:
+    """``SERVING_MAX_BATCH_ROWS`` as a row count; unset or empty means no limit.
+
+    Raises:
+        ConfigError: the setting is not a whole number from 1 up.
+    """
+    if not setting:
+        return None
+    if not setting.strip().isdigit() or int(setting) < 1:
+        raise ConfigError(
+            "SERVING_MAX_BATCH_ROWS must be a whole number of rows from 1 up, or unset for "
+            f"no limit; got {setting!r}."
+        )
+    return int(setting)
 
 
 def _log_requests_as_json_lines() -> None:

@@ -1,18 +1,22 @@
-"""The HTTP API: ``/predict``, MLflow's ``/invocations``, health, readiness, version, metrics.
+"""The HTTP API: ``/predict``, MLflow's ``/invocations`` and ``/ping``, health, metrics.
 
 Built around one :class:`~.bundle.ServedModel` that was verified before the
 app exists, so a process that answers ``/ready`` serves exactly the files
 that were registered. Prediction routes are ``async`` on purpose: a one-row
-prediction takes a fraction of a millisecond, less than a hop to a thread.
+prediction takes a fraction of a millisecond, less than a hop to a thread;
+only large ``/invocations`` bodies are scored in a worker thread, so the
+event loop keeps answering probes meanwhile.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import DataValidationError
 from . import invocations
@@ -21,7 +25,6 @@ from .observability import RequestObserver, ServingMetrics
 from .predictor import Predictor
 from .schema import (
     INVOCATIONS_BODY,
-    MAX_BATCH_ROWS,
     InvocationsResponse,
     MlflowError,
     ModelInfo,
@@ -30,22 +33,34 @@ from .schema import (
     record_model,
 )
 
-ROUTES = {"/predict", "/invocations", "/health", "/ready", "/version", "/metrics"}
+ROUTES = {
+    "/predict",
+    "/invocations",
+    "/ping",
+    "/health",
+    "/ready",
+    "/version",
+    "/model",
+    "/metrics",
+}
+#: ``/invocations`` bodies above this size are scored in a worker thread.
+THREAD_BODY_BYTES = 1 << 20
 
 
-def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
+def create_app(
+    model: ServedModel, *, log_features: bool = False, max_batch_rows: int | None = None
+) -> Any:
     """The ASGI application serving ``model`` (FastAPI wrapped in the request observer).
 
     Args:
         model: the verified model to serve.
         log_features: put request rows in the access log (off: they may be personal data).
+        max_batch_rows: the most rows one request may carry (None: no limit, as MLflow).
     """
     metrics = ServingMetrics(model)
     predictor = Predictor(model)
     record = record_model(model.features)
-    request_model = predict_request_model(record)
-    lenient = record_model(model.features, extra="ignore")  # MLflow ignores extra columns
-    lenient_rows: TypeAdapter[list[BaseModel]] = TypeAdapter(list[lenient])  # type: ignore[valid-type]
+    request_model = predict_request_model(record, max_batch_rows)
     model_info = ModelInfo(
         version=model.semver, registry_version=model.registry_version, git_sha=model.git_sha
     ).model_dump()
@@ -55,13 +70,7 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
         description="Predictions from one registered, verified model version.",
     )
 
-    def note(request: Request, rows: list[BaseModel]) -> None:
-        log: dict[str, Any] = {"rows": len(rows)}
-        if log_features:
-            log["features"] = [row.model_dump(by_alias=True) for row in rows]
-        request.state.log = log
-
-    @app.get("/health", summary="The process is alive")
+    @app.get("/health", summary="The process is alive (and the model loaded)")
     async def health() -> dict[str, str]:
         return {"status": "alive"}
 
@@ -69,8 +78,8 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
     async def ready() -> dict[str, Any]:
         return {"status": "ready", "version": model.semver, "provenance": "verified"}
 
-    @app.get("/version", summary="Model version, registry version, git SHA and MLflow run")
-    async def version() -> dict[str, Any]:
+    @app.get("/model", summary="Model version, registry version, git SHA and MLflow run")
+    async def describe() -> dict[str, Any]:
         return model.describe()
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -80,11 +89,13 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        summary=f"Predict one row or a batch of up to {MAX_BATCH_ROWS} rows",
+        summary="Predict one row or a batch"
+        + (f" of up to {max_batch_rows} rows" if max_batch_rows else ""),
     )
     async def predict(body: request_model, request: Request) -> Response:  # type: ignore[valid-type]
         rows: list[BaseModel] = body.records  # type: ignore[attr-defined]
-        note(request, rows)
+        logged = [row.model_dump(by_alias=True) for row in rows] if log_features else None
+        _note(request, len(rows), logged)
         try:
             predictions = predictor.predict(rows)
         except DataValidationError as exc:
@@ -101,34 +112,9 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
         }
         return JSONResponse(answer)
 
-    @app.post(
-        "/invocations",
-        summary="MLflow scoring-server protocol (drop-in)",
-        response_model=InvocationsResponse,
-        responses={400: {"model": MlflowError}, 415: {"model": MlflowError}},
-        openapi_extra=INVOCATIONS_BODY,
+    _add_mlflow_routes(
+        app, model, predictor, metrics, log_features=log_features, max_batch_rows=max_batch_rows
     )
-    async def invoke(request: Request) -> Response:
-        try:
-            raw = invocations.parse_rows(
-                await request.body(), request.headers.get("content-type", "")
-            )
-            if not 0 < len(raw) <= MAX_BATCH_ROWS:
-                raise DataValidationError(f"Send between 1 and {MAX_BATCH_ROWS} rows.")
-            rows: list[BaseModel] = lenient_rows.validate_python(raw)
-            note(request, rows)
-            predictions = predictor.predict(rows)
-        except invocations.UnsupportedMediaError as exc:
-            metrics.refused("unsupported_media")
-            return _mlflow_error(415, str(exc))
-        except DataValidationError as exc:
-            metrics.refused("bad_request")
-            return _mlflow_error(400, str(exc))
-        except ValidationError as exc:
-            metrics.refused("invalid_rows")
-            return _mlflow_error(400, _describe(exc))
-        metrics.predicted(len(rows))
-        return JSONResponse({"predictions": [{"prediction": value} for value in predictions]})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -144,16 +130,81 @@ def create_app(model: ServedModel, *, log_features: bool = False) -> Any:
     return RequestObserver(app, metrics=metrics, model=model, routes=ROUTES)
 
 
-def _mlflow_error(status: int, message: str) -> Response:
-    code = "BAD_REQUEST" if status == 400 else "UNSUPPORTED_MEDIA_TYPE"  # noqa: PLR2004
-    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+def _add_mlflow_routes(
+    app: FastAPI,
+    model: ServedModel,
+    predictor: Predictor,
+    metrics: ServingMetrics,
+    *,
+    log_features: bool,
+    max_batch_rows: int | None,
+) -> None:
+    """``/invocations``, ``/ping`` and ``/version`` as ``mlflow models serve`` answers them."""
+    reader = invocations.Reader(model.features, numeric=predictor.numeric, max_rows=max_batch_rows)
+    names = [feature.name for feature in model.features]
+
+    def score(batches: Iterator[invocations.Batch]) -> tuple[list[Any], list[Any]]:
+        """Predict batch by batch; the rows too when they are logged."""
+        predictions: list[Any] = []
+        logged: list[Any] = []
+        for batch in batches:
+            if log_features:
+                logged.extend(invocations.records(batch, names))
+            predictions.extend(predictor.predict_batch(batch))
+        return predictions, logged
+
+    @app.get("/ping", include_in_schema=False)
+    async def ping() -> Response:
+        # MLflow's answer byte for byte: the model is loaded, or this app would not exist.
+        return Response("\n", media_type="application/json")
+
+    @app.get("/version", include_in_schema=False)
+    async def version() -> Response:
+        # As `mlflow models serve`: the bare MLflow version (here the one that saved the
+        # model: the image has no MLflow), labelled application/json as MLflow labels it.
+        return Response(model.mlflow_version, media_type="application/json")
+
+    @app.post(
+        "/invocations",
+        summary="MLflow scoring-server protocol (drop-in)",
+        response_model=InvocationsResponse,
+        responses={
+            400: {"model": MlflowError},
+            415: {
+                "description": "Unsupported content type (plain text, as MLflow answers)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+        },
+        openapi_extra=INVOCATIONS_BODY,
+    )
+    async def invoke(request: Request) -> Response:
+        # Read without Starlette's cached copy; the reader owns the bytes from here on.
+        body = b"".join([chunk async for chunk in request.stream()])
+        size = len(body)
+        try:
+            batches = reader.read(body, request.headers.get("content-type"))
+            del body
+            if size > THREAD_BODY_BYTES:
+                predictions, logged = await run_in_threadpool(score, batches)
+            else:
+                predictions, logged = score(batches)
+        except invocations.InvocationError as exc:
+            metrics.refused(exc.reason)
+            if exc.status == 415:  # noqa: PLR2004
+                return PlainTextResponse(str(exc), status_code=415)
+            return JSONResponse(invocations.error_body(exc), status_code=exc.status)
+        except DataValidationError as exc:
+            metrics.refused("unscorable")
+            error = invocations.BadRequestError(str(exc))
+            return JSONResponse(invocations.error_body(error), status_code=400)
+        _note(request, len(predictions), logged if log_features else None)
+        metrics.predicted(len(predictions))
+        return JSONResponse({"predictions": [{"prediction": value} for value in predictions]})
 
 
-def _describe(exc: ValidationError) -> str:
-    """MLflow answers one message; name each failing row and column in it."""
-    problems = [
-        f"row {error['loc'][0]} column {'.'.join(map(str, error['loc'][1:])) or '?'}: "
-        f"{error['msg']}"
-        for error in exc.errors(include_url=False)[:5]
-    ]
-    return "Invalid input: " + "; ".join(problems)
+def _note(request: Request, rows: int, features: list[Any] | None) -> None:
+    """What the access log line adds: the row count, and the rows when they are logged."""
+    log: dict[str, Any] = {"rows": rows}
+    if features is not None:
+        log["features"] = features
+    request.state.log = log

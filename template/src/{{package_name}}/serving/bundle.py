@@ -47,9 +47,12 @@ class ServedModel:
     task: str
     #: Rows MLflow saved as the input example at training time (for the server's self-check).
     example: tuple[dict[str, Any], ...] = ()
+    #: The MLflow version that saved the model (``mlflow_version`` in ``MLmodel``): what
+    #: ``GET /version`` answers, as ``mlflow models serve`` answers its own version.
+    mlflow_version: str = "unknown"
 
     def describe(self) -> dict[str, Any]:
-        """What ``GET /version`` answers: which model, from which code and run."""
+        """What ``GET /model`` answers: which model, from which code and run."""
         return {
             "version": self.semver,
             "registry_version": self.registry_version,
@@ -58,6 +61,7 @@ class ServedModel:
             "task": self.task,
             "kind": self.adapter.strategy.kind,
             "features": [feature.name for feature in self.features],
+            "mlflow_version": self.mlflow_version,
         }
 
 
@@ -88,6 +92,7 @@ def open_bundle(path: Path) -> ServedModel:
         run_id=str(record.get("mlflow_run_id")),
         task=adapter.strategy.task,
         example=_input_example(model_dir / _INPUT_EXAMPLE),
+        mlflow_version=str(mlmodel.get("mlflow_version") or "unknown"),
     )
 
 

@@ -34,32 +34,56 @@ class Predictor:
         self.matrix_predict = self._checked_matrix_path()
 
     def predict(self, rows: Sequence[BaseModel]) -> list[Any]:
-        """One prediction per row, as JSON-ready Python values.
+        """One prediction per validated row, as JSON-ready Python values.
 
         Raises:
             DataValidationError: the model could not compute a prediction for these values.
         """
         # Pydantic keeps field values in declaration order, which is the column order.
         values = [list(row.__dict__.values()) for row in rows]
+        if self.numeric:
+            return self.predict_batch(np.asarray(values, dtype=np.float64))
+        return self.predict_batch(pd.DataFrame(values, columns=self.columns))
+
+    def predict_batch(
+        self, batch: npt.NDArray[np.float64] | dict[str, Any] | pd.DataFrame
+    ) -> list[Any]:
+        """One prediction per row of rows already converted to the signature's types.
+
+        ``batch`` is a float matrix in training column order (numeric models), or one
+        array per column, or a DataFrame.
+
+        Raises:
+            DataValidationError: the model could not compute a prediction for these values,
+                or computed one that is not a finite number.
+        """
         try:
-            if self.matrix_predict is not None:
-                predictions = self.matrix_predict(np.asarray(values, dtype=np.float64))
+            if isinstance(batch, np.ndarray) and self.matrix_predict is not None:
+                predictions = self.matrix_predict(batch)
+            elif isinstance(batch, np.ndarray):
+                predictions = self._adapter_predict(pd.DataFrame(batch, columns=self.columns))
+            elif isinstance(batch, pd.DataFrame):
+                predictions = self._adapter_predict(batch)
             else:
-                predictions = self._frame_predict(values)
-        except ValueError as exc:
+                predictions = self._adapter_predict(pd.DataFrame(batch, columns=self.columns))
+        except (ValueError, TypeError) as exc:
             # Valid numbers can still break a model (1e308 overflows a scaler to inf).
             raise DataValidationError(
                 f"The model cannot score these rows: {str(exc).splitlines()[0][:200]}"
             ) from None
+        if np.issubdtype(predictions.dtype, np.floating) and not np.isfinite(predictions).all():
+            raise DataValidationError(
+                "The model computed a prediction that is not a finite number."
+            )
         result: list[Any] = predictions.tolist()
         return result
 
-    def _frame_predict(self, values: list[list[Any]]) -> npt.NDArray[Any]:
-        if self.numeric:
-            frame = pd.DataFrame(np.asarray(values, dtype=np.float64), columns=self.columns)
-        else:
-            frame = pd.DataFrame(values, columns=self.columns)
+    def _adapter_predict(self, frame: pd.DataFrame) -> npt.NDArray[Any]:
         return np.asarray(self.model.adapter.predict(frame)["prediction"])
+
+    def _frame_predict(self, values: list[list[Any]]) -> npt.NDArray[Any]:
+        frame = pd.DataFrame(np.asarray(values, dtype=np.float64), columns=self.columns)
+        return self._adapter_predict(frame)
 
     def _checked_matrix_path(self) -> MatrixPredict | None:
         adapter = self.model.adapter

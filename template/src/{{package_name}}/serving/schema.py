@@ -13,9 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .bundle import Feature
 
-#: Rows accepted in one request: large batches belong in `just predict`, not a request.
-MAX_BATCH_ROWS = 10_000
-
 _FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _Integer = Annotated[int, Field(strict=True)]
 _Boolean = Annotated[bool, Field(strict=True)]
@@ -52,9 +49,9 @@ def record_model(
     )
 
 
-def predict_request_model(record: type[BaseModel]) -> type[BaseModel]:
-    """``{"records": [row, ...]}``: one row or a batch, in the same shape."""
-    rows = Annotated[list[record], Field(min_length=1, max_length=MAX_BATCH_ROWS)]  # type: ignore[valid-type]
+def predict_request_model(record: type[BaseModel], max_rows: int | None = None) -> type[BaseModel]:
+    """``{"records": [row, ...]}``: one row or a batch of up to ``max_rows`` (no limit: None)."""
+    rows = Annotated[list[record], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
     return create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -89,6 +86,8 @@ class MlflowError(BaseModel):
 
     error_code: str
     message: str
+    sqlstate: str
+    error_class: str
 
 
 #: The bodies ``POST /invocations`` takes, for the OpenAPI document (parsed by hand).
@@ -104,6 +103,7 @@ INVOCATIONS_BODY: dict[str, Any] = {
                 }
             },
             "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
