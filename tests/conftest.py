@@ -32,13 +32,19 @@ def load_answers(name: str) -> dict[str, Any]:
 
 
 def run(
-    args: list[str], cwd: Path, *, check: bool = True, timeout: float = 900, **env: str
+    args: list[str],
+    cwd: Path,
+    *,
+    check: bool = True,
+    timeout: float = 900,
+    extra_env: Mapping[str, str] | None = None,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command in ``cwd``; on failure show its output in the assertion."""
     result = subprocess.run(
         args,
         cwd=cwd,
-        env=subprocess_env(env),
+        env=subprocess_env({**(extra_env or {}), **env}),
         capture_output=True,
         text=True,
         timeout=timeout,

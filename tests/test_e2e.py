@@ -6,11 +6,9 @@ import json
 import re
 import tarfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from conftest import ANSWER_SETS, InstalledProject, run
 
@@ -70,66 +68,6 @@ def test_pipeline_trains_evaluates_and_registers(project: InstalledProject) -> N
     registration = json.loads((project.path / "reports" / "registration.json").read_text())
     assert (registration["version"], registration["stage"]) == ("1.0.0", "staging")
     assert (project.path / "artifacts" / "model.joblib").is_file()
-
-
-# Loads the logged model in a venv holding only its requirements, from outside the project.
-LOAD_LOGGED_MODEL = """
-import json, sys
-from importlib import metadata
-import mlflow.pyfunc, pandas as pd
-model = mlflow.pyfunc.load_model(sys.argv[1])
-rows = pd.read_csv(sys.argv[2])
-predictions = model.predict(rows)["prediction"].tolist()
-installed = sorted(dist.metadata["Name"] for dist in metadata.distributions())
-print(json.dumps({"predictions": predictions, "installed": installed}))
-"""
-
-# Five held-out rows without their target, written as CSV by the project's own Python.
-HELD_OUT_ROWS = """
-import sys, pandas as pd
-rows = pd.read_parquet("data/prepared/test.parquet").drop(columns=["target"]).head(5)
-rows.to_csv(sys.argv[1], index=False)
-"""
-
-
-def test_logged_model_loads_where_the_project_is_not_installed(
-    project: InstalledProject, tmp_path: Path
-) -> None:
-    if project.name != "defaults":
-        pytest.skip("installing the model's requirements into a fresh venv runs once")
-    name = yaml.safe_load((project.path / "params.yaml").read_text())["registry"]["model_name"]
-    model = tmp_path / "model"
-    download = ["mlflow", "artifacts", "download", "-u", f"models:/{name}@challenger"]
-    run(["uv", "run", "--frozen", *download, "-d", str(model)], project.path)
-    requirements = (model / "requirements.txt").read_text()
-    assert "dvc" not in requirements
-    assert "mlflow-skinny==" in requirements
-    csv = tmp_path / "rows.csv"
-    run(["uv", "run", "--frozen", "python", "-c", HELD_OUT_ROWS, str(csv)], project.path)
-    expected = json.loads(project.just("predict", str(csv), "@challenger").stdout)
-
-    venv = tmp_path / "venv"  # same interpreter as the project's, none of its packages
-    run(
-        [
-            "uv",
-            "venv",
-            "--quiet",
-            "--python",
-            str(project.path / ".venv" / "bin" / "python"),
-            str(venv),
-        ],
-        tmp_path,
-    )
-    install = ["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-    run([*install, "-r", str(model / "requirements.txt")], tmp_path)
-    loaded = run(
-        [str(venv / "bin" / "python"), "-c", LOAD_LOGGED_MODEL, str(model), str(csv)], tmp_path
-    )
-    result = json.loads(loaded.stdout.strip().splitlines()[-1])
-    assert result["predictions"] == expected["predictions"]
-    installed = {name.lower().replace("_", "-") for name in result["installed"]}
-    assert project.package.replace("_", "-") not in installed
-    assert "dvc" not in installed
 
 
 def test_check_passes(project: InstalledProject) -> None:

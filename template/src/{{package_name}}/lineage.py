@@ -114,9 +114,9 @@ def content_hash(root: Path, ignored: Iterable[Path] = ()) -> str | None:
     """Digest of the tracked files as they are on disk now (git blob ids, outputs excluded).
 
     Recorded at training, it lets a run trained on uncommitted changes be
-    matched later with the commit that holds exactly those files
-    (:func:`committed_content_hash`), so committing them is enough and nothing
-    needs retraining.
+    matched later with a commit that holds exactly those files
+    (:func:`commit_holding`), so committing them is enough and nothing needs
+    retraining.
     """
     listing = _git(root, "ls-files", "-z", "--", ".")
     if listing is None:
@@ -144,6 +144,33 @@ def committed_content_hash(
         meta, path = line.split("\t", 1)
         blobs[path] = meta.split()[2]
     return sha, _digest_of((path, blobs[path]) for path in _kept(root, blobs, ignored))
+
+
+#: How far back the search for a commit holding a run's files goes (commits).
+HISTORY_SEARCH_LIMIT = 500
+
+
+def commit_holding(
+    root: Path, digest: str, trained_on: str | None, ignored: Iterable[Path] = ()
+) -> str | None:
+    """The newest commit of the current branch whose tracked files hash to ``digest``.
+
+    A run trained on uncommitted changes records the digest of the files it saw
+    (:func:`content_hash`). Any commit made since, on this branch, that holds
+    exactly those files vouches for it, even when later commits followed: only
+    ``trained_on`` (the commit the run started from) and commits after it can
+    hold them, so the search stops there, and at :data:`HISTORY_SEARCH_LIMIT`
+    commits when that commit is unknown here (history was rewritten).
+    """
+    ignored = list(ignored)
+    known = trained_on and _git(root, "cat-file", "-e", f"{trained_on}^{{commit}}") is not None
+    since = ["--not", f"{trained_on}^@"] if known else []
+    listing = _git(root, "rev-list", f"--max-count={HISTORY_SEARCH_LIMIT}", "HEAD", *since, "--")
+    for revision in (listing or "").split():
+        found = committed_content_hash(root, ignored, revision)
+        if found is not None and found[1] == digest:
+            return found[0]
+    return None
 
 
 def template_version(root: Path) -> str | None:

@@ -72,23 +72,27 @@ def drift_gate(config: GatesConfig, drift_status: str | None) -> GateResult | No
     )
 
 
-COMMIT_HINT = (
-    "it was trained with uncommitted changes: commit exactly the files it was trained on "
-    "(`git add -u && git commit`) and promote again, no retraining needed; "
-    "or retrain from a clean tree with `just pipeline --force`"
-)
+def commit_hint(lineage: Mapping[str, str]) -> str:
+    """What a version trained on uncommitted changes needs before it may serve."""
+    base = (lineage.get("git_sha") or "")[:12] or "its starting commit"
+    return (
+        f"it was trained on uncommitted changes to {base}: commit exactly the tracked files "
+        "as they were at training (any commit on this branch since then will do, later "
+        "commits do not matter; `git add -u && git commit` if nothing changed since) and "
+        "promote again, no retraining needed; or retrain from a clean tree with "
+        "`just pipeline --force`"
+    )
 
 
-def lineage_gate(lineage: Mapping[str, str], committed_content: str | None) -> list[GateResult]:
+def lineage_gate(lineage: Mapping[str, str], committed_as: str | None) -> list[GateResult]:
     """Production needs a known commit, committed code and a data version.
 
-    A run trained on uncommitted changes passes once a commit holds exactly
-    the files it was trained on: ``committed_content`` is the content digest
-    of the current commit, compared with the one recorded at training.
+    A run trained on uncommitted changes passes once a commit on the current
+    branch holds exactly the files it was trained on: ``committed_as`` is that
+    commit (found by ``lineage.commit_holding``), or ``None`` if there is none.
     """
     dirty = lineage.get("git_dirty") != "False"
-    recorded = lineage.get("content_hash")
-    committed_since = dirty and bool(recorded) and recorded == committed_content
+    committed_since = dirty and bool(lineage.get("content_hash")) and committed_as is not None
     return [
         GateResult(
             "lineage.git_sha",
@@ -100,11 +104,11 @@ def lineage_gate(lineage: Mapping[str, str], committed_content: str | None) -> l
         GateResult(
             "lineage.git_dirty",
             not dirty or committed_since,
-            "committed after training"
+            f"committed as {str(committed_as)[:12]}"
             if committed_since
             else ("uncommitted changes" if dirty else "clean"),
             "clean",
-            hint=COMMIT_HINT,
+            hint=commit_hint(lineage),
         ),
         GateResult(
             "lineage.data_hash",

@@ -177,8 +177,7 @@ class ModelRegistry:
         if drift is not None:
             results.append(drift)
         if stage == "production":
-            committed = self._committed_content(record)
-            results.extend(gates.lineage_gate(record.lineage, committed))
+            results.extend(gates.lineage_gate(record.lineage, self._committed_as(record)))
         return results
 
     def rollback_targets(self) -> list[str]:
@@ -478,12 +477,17 @@ class ModelRegistry:
             holders[stage] = holder.semver if holder else None
         return holders
 
-    def _committed_content(self, record: VersionRecord) -> str | None:
-        """Content digest of the current commit, when it matters for the lineage gate."""
-        if record.lineage.get("git_dirty") == "False":
+    def _committed_as(self, record: VersionRecord) -> str | None:
+        """The commit holding the files a dirty-trained version saw (``None``: none, or clean)."""
+        recorded = record.lineage.get("content_hash")
+        if record.lineage.get("git_dirty") == "False" or not recorded:
             return None
-        found = lineage_facts.committed_content_hash(self.paths.root, self.paths.pipeline_outputs())
-        return found[1] if found else None
+        return lineage_facts.commit_holding(
+            self.paths.root,
+            recorded,
+            record.lineage.get("git_sha"),
+            self.paths.pipeline_outputs(),
+        )
 
     def _admit(self, record: VersionRecord, target: Stage, *, action: str) -> None:
         """Gates (for promotions) and the integrity check, before any write."""
@@ -570,11 +574,8 @@ class ModelRegistry:
 
     def _record_committed_lineage(self, record: VersionRecord) -> None:
         """Note the commit that holds the files a dirty-trained version was trained on."""
-        if record.lineage.get("git_dirty") == "False":
-            return
-        found = lineage_facts.committed_content_hash(self.paths.root, self.paths.pipeline_outputs())
-        if found and found[1] == record.lineage.get("content_hash"):
-            self.store.set_version_tag(record.version, "lineage.committed_as", found[0])
+        if committed := self._committed_as(record):
+            self.store.set_version_tag(record.version, "lineage.committed_as", committed)
 
     def _audit(self, event: AuditEvent) -> None:
         self.store.set_model_tag(audit.next_key(self.reads.model_tags()), event.to_tag_value())
