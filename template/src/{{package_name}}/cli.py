@@ -196,7 +196,7 @@ def _announce(name: str, record: VersionRecord, champion: VersionRecord | None) 
 
 
 def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
-    from .registry.service import ModelRegistry  # noqa: PLC0415
+    from .registry.service import CHAMPION, ModelRegistry  # noqa: PLC0415
 
     readers: dict[str, Callable[[ModelRegistry, argparse.Namespace, Params], int]] = {
         "list": _list,
@@ -209,17 +209,18 @@ def _models(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
         return readers[args.action](ModelRegistry.for_reading(paths, params), args, params)
     registry = ModelRegistry(paths, params)
     name = params.registry.model_name
-    if args.action == "drift":
+    # After a promotion or rollback, what production serves is read back from the registry.
+    if args.action == "promote":
+        record = registry.promote(args.version, args.to, by=args.by, reason=args.reason)
+        _announce(name, record, registry.by_alias(CHAMPION))
+    elif args.action == "rollback":
+        record = registry.rollback(args.version, by=args.by, reason=args.reason)
+        _announce(name, record, registry.by_alias(CHAMPION))
+    elif args.action == "drift":
         record = registry.set_drift_status(
             args.version, args.status, by=args.by, reason=args.reason
         )
         print(f"{name} {record.semver}: drift check {args.status} (manual override)")
-    elif args.action == "promote":
-        record = registry.promote(args.version, args.to, by=args.by, reason=args.reason)
-        _announce(name, record, None)
-    elif args.action == "rollback":
-        record = registry.rollback(args.version, by=args.by, reason=args.reason)
-        _announce(name, record, None)
     else:
         retire = registry.demote if args.action == "demote" else registry.archive
         record, champion = retire(

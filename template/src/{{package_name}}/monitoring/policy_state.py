@@ -42,6 +42,8 @@ class PolicyState:
     last_retrain_at: datetime | None = None
     #: What the last retrain was: its triggers, then its version or failure.
     last_retrain: str = ""
+    #: ``<host>:<pid>`` of the retrain running now; empty once it registered or failed.
+    running: str = ""
     #: Windows judged since the state was started for this champion.
     windows: int = 0
     #: Each trigger's memory, by trigger name.

@@ -13,15 +13,19 @@ The order keeps the registry consistent and loops impossible:
 
 A failed pipeline still counts as a retrain for the cooldown (its state
 says ``failed``), so a broken pipeline cannot be restarted by every
-scheduled check; ``--force`` retries at once. :class:`RetrainOutcome` is
+scheduled check; ``--force`` retries at once. While a retrain runs, its
+claim in the state makes any other ``just retrain`` (forced ones included)
+do nothing and say so, rather than register a second, identical version. :class:`RetrainOutcome` is
 what a caller reports and counts.
 """
 
 import json
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..errors import GateFailedError, ProvenanceError
 from ..registry.records import VersionRecord
@@ -37,6 +41,8 @@ RunPipeline = Callable[[], str]
 TAG_PREFIX = "retrain."
 #: Drifted features whose scores are kept in ``retrain.scores`` (the tag's size is bounded).
 MAX_SCORED_FEATURES = 25
+#: A running retrain claimed longer ago than this (on another host) is presumed dead.
+STALE_CLAIM = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -60,13 +66,16 @@ def judge_and_retrain(
 ) -> RetrainOutcome:
     """Decide on ``observation``; retrain, tag and promote when a trigger fired."""
     with _locked_state(registry) as state:
+        if busy := _running_elsewhere(state, now):
+            return RetrainOutcome(Decision(False, (), busy, state))
         decision = decide(state, observation, registry.params.retraining, now)
-        _write(registry, decision.state)
+        claimed = replace(decision.state, running=_this_process())
+        _write(registry, claimed if decision.retrain else decision.state)
     if not decision.retrain:
         return RetrainOutcome(decision)
     try:
         semver = run_pipeline()
-    except Exception:
+    except BaseException:
         _note_last_retrain(registry, f"{decision.triggers}: failed")
         raise
     record = registry.get(semver)
@@ -130,7 +139,45 @@ def _write(registry: ModelRegistry, state: PolicyState) -> None:
 
 def _note_last_retrain(registry: ModelRegistry, what: str) -> None:
     with _locked_state(registry) as state:
-        _write(registry, replace(state, last_retrain=what))
+        _write(registry, replace(state, last_retrain=what, running=""))
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _running_elsewhere(state: PolicyState, now: datetime) -> str:
+    """Why not to start a retrain while another one runs (empty: none runs).
+
+    Two retrains started together (a scheduled job and a forced one, two CI
+    runs) would train the same data twice and register two identical
+    versions. The first claims the retrain in the policy state under the
+    registry lock; a second sees the claim and leaves the work to it. A claim
+    whose process is gone (same host), or older than :data:`STALE_CLAIM`
+    (another host), is stale and does not block.
+    """
+    if not state.running or state.last_retrain_at is None:
+        return ""
+    host, _, pid = state.running.rpartition(":")
+    if now - state.last_retrain_at > STALE_CLAIM:
+        return ""
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return ""
+    return (
+        f"a retrain ({state.last_retrain}) started at {state.last_retrain_at:%Y-%m-%d %H:%M:%S} "
+        f"UTC by {state.running} is still running; it registers and promotes the new version, "
+        "so this one does nothing (`just models list` shows it when done)"
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _bounded(text: str) -> str:
