@@ -7,11 +7,12 @@ the whole pipeline and adds a version, which read-only tests must not see.
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import pytest
 
-from conftest import InstalledProject, git_commit_all
+from conftest import InstalledProject, git_commit_all, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +34,21 @@ def _info(project: InstalledProject, ref: str) -> dict[str, Any]:
 
 
 def test_forced_retrain_then_the_cooldown(project: InstalledProject) -> None:
-    forced = project.just("retrain", "--force", "--reason", REASON)
+    # Two forced retrains started together: one retrains, the other sees it and stands back.
+    command = ["just", "retrain", "--force", "--reason", REASON]
+    twin = subprocess.Popen(
+        command, cwd=project.path, env=subprocess_env(), stdout=subprocess.PIPE, text=True
+    )
+    first = project.just(*command[1:])
+    second_out, _ = twin.communicate(timeout=900)
+    assert twin.returncode == 0, second_out
+    outputs = sorted([first.stdout, second_out], key=lambda out: "retrained" not in out)
+    forced, stood_back = outputs
+    assert stood_back.startswith("not retraining: a retrain (forced) started at"), outputs
+    assert "is still running" in stood_back
 
-    assert f" 1.0.1: forced: {REASON}\n" in forced.stdout
-    assert "1.0.1 is now in staging" in forced.stdout
+    assert f" 1.0.1: forced: {REASON}\n" in forced
+    assert "1.0.1 is now in staging" in forced
     info = _info(project, "1.0.1")
     assert info["stage"] == "staging"
     assert info["tags"]["retrain.trigger"] == "forced"
