@@ -80,6 +80,15 @@ names = [column["name"] for column in json.loads(mlmodel["signature"]["inputs"])
 pd.read_parquet("data/prepared/test.parquet")[names].head(1).to_csv(sys.argv[1], index=False)
 """
 
+# Two held-out feature rows as Parquet, written by pyarrow as MLflow's clients write them.
+PARQUET_ROWS = """
+import json, sys
+import pandas as pd, yaml
+mlmodel = yaml.safe_load(open("build/model/model/MLmodel"))
+names = [column["name"] for column in json.loads(mlmodel["signature"]["inputs"])]
+pd.read_parquet("data/prepared/test.parquet")[names].head(2).to_parquet(sys.argv[1])
+"""
+
 # Installed size of the runtime venv, with and without bytecode, and its largest packages.
 MEASURE = r"""
 du -sm /app/.venv | cut -f1
@@ -503,7 +512,27 @@ def test_container_predicts_what_just_predict_gives(
     assert answer["predictions"] == pytest.approx(expected["predictions"])
     served = answer["model"]["version"] if "model" in answer else answer["version"]
     assert served == expected["version"] == image.version
-    assert _get(f"{url}/version")["version"] == image.version
+    assert _get(f"{url}/model")["version"] == image.version
+
+
+def test_container_answers_mlflows_routes_without_mlflow_or_pyarrow(
+    image: Image, server: tuple[str, str], workdir: Path
+) -> None:
+    """``/version`` comes from the bundle's MLmodel, Parquet bodies are read by fastparquet."""
+    url, _ = server
+    rows = workdir / "rows.parquet"
+    run(["uv", "run", "--frozen", "python", "-c", PARQUET_ROWS, str(rows)], image.project.path)
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{url}/invocations",
+        data=rows.read_bytes(),
+        headers={"Content-Type": "application/vnd.apache.parquet"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        assert len(json.loads(response.read())["predictions"]) == 2
+    with urllib.request.urlopen(f"{url}/version", timeout=10) as response:  # noqa: S310
+        version = response.read().decode()
+    assert version == _get(f"{url}/model")["mlflow_version"] != "unknown"
 
 
 def test_container_passes_its_own_healthcheck(image: Image, server: tuple[str, str]) -> None:

@@ -121,13 +121,16 @@ def test_just_serve_answers_like_just_predict(
     assert answer["model"]["version"] == expected["version"] == "1.0.0"
 
 
-def test_version_health_and_metrics_on_a_live_server(served: str, rows: Path) -> None:
-    status, body = _get(f"{served}/version")
+def test_model_health_and_metrics_on_a_live_server(served: str, rows: Path) -> None:
+    status, body = _get(f"{served}/model")
     assert status == 200
-    version = json.loads(body)
-    assert version["version"] == "1.0.0"
-    assert len(version["git_sha"]) == 40
+    described = json.loads(body)
+    assert described["version"] == "1.0.0"
+    assert len(described["git_sha"]) == 40
     assert _get(f"{served}/health")[0] == 200
+    # MLflow's scoring-server routes, as `mlflow models serve` answers them.
+    assert _get(f"{served}/ping") == (200, b"\n")
+    assert _get(f"{served}/version") == (200, described["mlflow_version"].encode())
     _post(f"{served}/predict", {"records": _records(rows)})
     status, metrics = _get(f"{served}/metrics")
     assert status == 200
