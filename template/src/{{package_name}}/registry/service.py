@@ -62,11 +62,12 @@ class ModelRegistry:
 
         Changes and artifact checks still load MLflow, on first use.
         """
-        database = paths.root / tracking.LOCAL_STORE
+        root = tracking.store_root(paths.root)  # a DVC experiment's copy reads its project's
+        database = root / tracking.LOCAL_STORE
         if tracking.is_local_store(tracking.tracking_uri(paths.root), paths.root) and (
             database.is_file()
         ):
-            relocation.relocate(paths.root)  # a moved copy must not show the original's paths
+            relocation.relocate(root)  # a moved copy must not show the original's paths
             reader = LocalRegistryReader(database, params.registry.model_name)
             try:
                 reader.model_tags()
