@@ -311,7 +311,7 @@ class Reader:
             raise BadRequestError(
                 f"dataframe_split index has {len(index)} entries for {len(data)} rows."
             )
-        twice = sorted({name for name in self.names if columns.count(name) > 1})
+        twice = [name for name in self.names if columns.count(name) > 1]
         if twice:
             raise SchemaMismatchError(
                 "dataframe_split names a column more than once: "
@@ -510,7 +510,7 @@ class Reader:
         return frame
 
     def _refuse_repeated(self, header: list[Any], where: str) -> None:
-        twice = sorted({name for name in self.names if header.count(name) > 1})
+        twice = [name for name in self.names if header.count(name) > 1]
         if twice:
             raise SchemaMismatchError(
                 f"{where} names a column more than once: "
