@@ -493,6 +493,11 @@ class Reader:
         return BadRequestError("The CSV body cannot be read as the model's column types.")
 
     def _parquet(self, body: bytes) -> pd.DataFrame:
+        if len(body) < _PARQUET_MIN_BYTES or not body.startswith(_PAR1) or not body.endswith(_PAR1):
+            # Checked here too: fastparquet prints (to the access log's stdout) on some garbage.
+            raise BadRequestError(
+                "The Parquet body cannot be read: it does not start and end with PAR1."
+            )
         reader = _parquet_reader()
         try:
             frame = reader(io.BytesIO(body))
@@ -541,6 +546,8 @@ class Reader:
 
 _NUMBERS = {"double", "float", "long", "integer"}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_PAR1 = b"PAR1"
+_PARQUET_MIN_BYTES = 12  # the two markers and the footer's length
 _MISSING = "a value is required; got null or nothing."
 _NOT_FINITE = "NaN and infinity are not accepted."
 
