@@ -6,6 +6,8 @@ template needs no ``--trust``.
 
 from __future__ import annotations
 
+import functools
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +24,39 @@ from environment import subprocess_env as subprocess_env  # re-exported to the t
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 ANSWERS_DIR = Path(__file__).parent / "answers"
 ANSWER_SETS = sorted(path.stem for path in ANSWERS_DIR.glob("*.yml"))
+
+
+#: The work unit of every test module that uses ``trained_project``: one xdist worker
+#: runs them all, so the trained project (an install, a pipeline run and a promotion)
+#: is built once per run, not once per worker.
+TRAINED_GROUP = "trained-project"
+_USES_TRAINED_PROJECT = re.compile(r"\btrained_project: InstalledProject\b")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadfile``: one module per unit of work, trained-project modules in one.
+
+    xdist's own ``loadgroup`` cannot merge modules under pytest 9 (its node-id suffix is
+    dropped), so the grouping is a scheduler: a module is one unit of work (its
+    module-scoped projects are installed once), and the modules sharing the session's
+    trained project are one unit between them.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TrainedProjectTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return TRAINED_GROUP if _uses_trained_project(module) else module
+
+    return TrainedProjectTogether(config, log)
+
+
+@functools.cache
+def _uses_trained_project(module: str) -> bool:
+    path = Path(module) if Path(module).is_absolute() else TEMPLATE_ROOT / module
+    return path.is_file() and bool(_USES_TRAINED_PROJECT.search(path.read_text()))
 
 
 def load_answers(name: str) -> dict[str, Any]:
