@@ -67,19 +67,13 @@ def load_answers(name: str) -> dict[str, Any]:
 
 
 def run(
-    args: list[str],
-    cwd: Path,
-    *,
-    check: bool = True,
-    timeout: float = 900,
-    extra_env: Mapping[str, str] | None = None,
-    **env: str,
+    args: list[str], cwd: Path, *, check: bool = True, timeout: float = 900, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run a command in ``cwd``; on failure show its output in the assertion."""
     result = subprocess.run(
         args,
         cwd=cwd,
-        env=subprocess_env({**(extra_env or {}), **env}),
+        env=subprocess_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -156,7 +156,13 @@ def test_stock_client_loads_the_champion_outside_the_project(
     expected: list[Any],
 ) -> None:
     python = str(stock / "bin" / "python")
-    loaded = run([python, "-c", LOAD_CHAMPION, model_name, str(rows)], outside, extra_env=stock_env)
+    loaded = run(
+        [python, "-c", LOAD_CHAMPION, model_name, str(rows)],
+        outside,
+        check=True,
+        timeout=900,
+        **stock_env,
+    )
     result = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert result["predictions"] == expected
     assert result["tags"]["semver"] == "1.0.0"
@@ -181,7 +187,7 @@ def test_mlflow_models_predict_rebuilds_the_model_with_uv(
         f"models:/{model_name}@champion",
     ]
     options = ["-i", str(rows), "-t", "csv", "-o", str(output), "--env-manager", "uv"]
-    run([*predict, *options], outside, timeout=SERVER_SECONDS, extra_env=stock_env)
+    run([*predict, *options], outside, check=True, timeout=SERVER_SECONDS, **stock_env)
     answer = json.loads(output.read_text())
     assert [row["prediction"] for row in answer["predictions"]] == expected
 
@@ -223,7 +229,7 @@ def test_generate_dockerfile_installs_the_logged_model(
     target = outside / "image"
     generate = [str(stock / "bin" / "mlflow"), "models", "generate-dockerfile"]
     options = ["-m", _champion(model_name), "-d", str(target)]
-    run([*generate, *options], outside, extra_env=stock_env)
+    run([*generate, *options], outside, check=True, timeout=900, **stock_env)
     dockerfile = (target / "Dockerfile").read_text()
     assert "COPY model_dir /opt/ml/model" in dockerfile
     assert "_install_pyfunc_deps('/opt/ml/model'" in dockerfile
