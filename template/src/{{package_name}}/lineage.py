@@ -163,7 +163,7 @@ def commit_holding(
     commits when that commit is unknown here (history was rewritten).
     """
     ignored = list(ignored)
-    known = trained_on and _git(root, "cat-file", "-e", f"{trained_on}^{{commit}}") is not None
+    known = trained_on and _git(root, "cat-file", "-e", trained_on + "^{commit}") is not None
     since = ["--not", f"{trained_on}^@"] if known else []
     listing = _git(root, "rev-list", f"--max-count={HISTORY_SEARCH_LIMIT}", "HEAD", *since, "--")
     for revision in (listing or "").split():
