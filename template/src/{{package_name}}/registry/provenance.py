@@ -5,6 +5,7 @@ metrics) and checked every time the model is loaded for prediction, so a
 corrupted or tampered artifact store is caught before it serves a request.
 """
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,30 @@ PROVENANCE_FILE = "provenance.json"
 BUNDLE_MODEL_DIR = "model"
 
 
+#: Where Python caches the bytecode of a module it imports. Any MLflow client that loads a
+#: model straight from a local artifact store (stock ``mlflow.pyfunc.load_model``) leaves
+#: one beside the model's code: derived files, not model files.
+BYTECODE_CACHE = "__pycache__"
+
+
 def artifact_digests(model_dir: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``model_dir``, keyed by relative POSIX path."""
+    """SHA-256 of every model file under ``model_dir`` (bytecode caches aside), by POSIX path."""
     return {
         path.relative_to(model_dir).as_posix(): sha256_file(path)
         for path in sorted(model_dir.rglob("*"))
-        if path.is_file()
+        if path.is_file() and BYTECODE_CACHE not in path.relative_to(model_dir).parts
     }
+
+
+def discard_bytecode_caches(model_dir: Path) -> None:
+    """Delete bytecode caches from a downloaded copy before it is checked or loaded.
+
+    They are not covered by the digests, so none may be imported in their sources'
+    place: loading a model puts its ``code/`` on ``sys.path``.
+    """
+    for cache in sorted(model_dir.rglob(BYTECODE_CACHE), reverse=True):
+        if cache.is_dir() and not cache.is_symlink():
+            shutil.rmtree(cache)
 
 
 def build(
