@@ -7,8 +7,10 @@ template needs no ``--trust``.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -92,6 +94,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stop_process_group(process: subprocess.Popen[Any]) -> None:
+    """Stop a server started with ``start_new_session=True``: its whole group, then reap it."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def render(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import time
@@ -30,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import InstalledProject, free_port, run, subprocess_env
+from conftest import InstalledProject, free_port, run, stop_process_group, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -179,13 +178,7 @@ def test_mlflow_models_predict_rebuilds_the_model_with_uv(
     expected: list[Any],
 ) -> None:
     output = outside / "uv-predictions.json"
-    predict = [
-        str(stock / "bin" / "mlflow"),
-        "models",
-        "predict",
-        "-m",
-        f"models:/{model_name}@champion",
-    ]
+    predict = [str(stock / "bin" / "mlflow"), "models", "predict", "-m", _champion(model_name)]
     options = ["-i", str(rows), "-t", "csv", "-o", str(output), "--env-manager", "uv"]
     run([*predict, *options], outside, check=True, timeout=SERVER_SECONDS, **stock_env)
     answer = json.loads(output.read_text())
@@ -206,13 +199,7 @@ def test_mlflow_models_serve_rebuilds_the_model_with_virtualenv(
     Python from source into a temporary pyenv root, which needs python.org.
     """
     port = free_port()
-    serve = [
-        str(stock / "bin" / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        f"models:/{model_name}@champion",
-    ]
+    serve = [str(stock / "bin" / "mlflow"), "models", "serve", "-m", _champion(model_name)]
     options = ["--env-manager", "virtualenv", "-h", "127.0.0.1", "-p", str(port)]
     env = {"MLFLOW_ENV_ROOT": str(outside / "mlflow-envs"), **stock_env}
     with _server([*serve, *options], outside, env) as logs:
@@ -292,12 +279,7 @@ def _server(args: list[str], cwd: Path, env: dict[str, str]) -> Iterator[Path]:
     try:
         yield logs
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
 
 
 def _wait_for(url: str, logs: Path) -> None:

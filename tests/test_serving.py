@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import InstalledProject, free_port, run, subprocess_env
+from conftest import InstalledProject, free_port, run, stop_process_group, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -68,16 +67,6 @@ def _wait_ready(base: str, process: subprocess.Popen[str]) -> None:
     pytest.fail(f"{base}/ready did not answer within {STARTUP_SECONDS} s")
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def rows(trained_project: InstalledProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rows") / "rows.csv"
@@ -103,7 +92,7 @@ def served(trained_project: InstalledProject) -> Iterator[str]:
         _wait_ready(base, process)
         yield base
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def _records(path: Path) -> list[dict[str, float]]:
@@ -184,7 +173,7 @@ def test_sigterm_answers_the_request_in_flight_then_exits(
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
     finally:
-        _stop(process)
+        stop_process_group(process)
     out = process.stdout.read() if process.stdout else ""
     logged = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [line["status"] for line in logged if line["path"] == "/predict"] == [200]
