@@ -31,12 +31,11 @@ from .paths import ProjectPaths, find_project_root
 from .retrain_commands import add_retrain_commands
 
 if TYPE_CHECKING:
+    from .commands import Handler, Registrar
     from .config import Params
     from .registry.records import VersionRecord
     from .registry.service import ModelRegistry
 
-    # What every command module's handler is (drift, retrain, model-card register theirs).
-    Handler = Callable[[argparse.Namespace, Params, ProjectPaths], int]
 
 EXIT_USAGE_ERROR = 2
 EXIT_GATE_FAILED = 3
@@ -404,9 +403,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     _add_serving_commands(commands)
-    add_drift_commands(commands, HANDLERS)
-    add_retrain_commands(commands, HANDLERS)
-    add_governance_commands(commands, HANDLERS)
+    for add_commands in COMMAND_MODULES:
+        add_commands(commands, HANDLERS)
     models = commands.add_parser("models", help="inspect and manage the model registry")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="table of versions with stage and key metrics")
@@ -447,6 +445,12 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The modules that add their own subcommands (and handlers) to the CLI, in help order.
+COMMAND_MODULES: tuple[Registrar, ...] = (
+    add_drift_commands,
+    add_retrain_commands,
+    add_governance_commands,
+)
 HANDLERS: dict[str, Handler] = {
     "validate": _validate,
     "pipeline": _pipeline,

@@ -28,7 +28,7 @@ from .errors import DataValidationError, GateFailedError, ProjectError, Registry
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .cli import Handler
+    from .commands import Handler, Subcommands
     from .config import Params
     from .monitoring.observation import DriftWindow
     from .monitoring.retrain import RunPipeline
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 def add_retrain_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: Subcommands,
     handlers: MutableMapping[str, Handler],
 ) -> None:
     """Add ``retrain`` to the CLI's subcommands and its handler to ``handlers``."""

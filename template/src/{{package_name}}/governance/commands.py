@@ -11,13 +11,13 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..cli import Handler
+    from ..commands import Handler, Subcommands
     from ..config import Params
     from ..paths import ProjectPaths
 
 
 def add_governance_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: Subcommands,
     handlers: MutableMapping[str, Handler],
 ) -> None:
     """Add ``model-card`` to the CLI's subcommands and its handler to ``handlers``."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..cli import Handler
+    from ..commands import Handler, Subcommands
     from ..config import Params
     from ..paths import ProjectPaths
 
@@ -25,7 +25,7 @@ EXIT_NOT_ENOUGH_DATA = 2
 
 
 def add_drift_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: Subcommands,
     handlers: MutableMapping[str, Handler],
 ) -> None:
     """Add ``drift`` to the CLI's subcommands and its handler to ``handlers``."""
