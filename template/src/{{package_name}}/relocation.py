@@ -146,25 +146,37 @@ def _rewrite(connection: sqlite3.Connection, old: str, here: Path) -> Relocation
     if old_path and Path(old_path) != here:
         pairs.append((f"{old_path}/", f"{here}/"))
     rewritten = 0
-    for table, column in _LOCATIONS:
-        if column not in _columns(connection, table):
-            continue
-        for before, after in pairs:
-            rewritten += connection.execute(
-                f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '  # noqa: S608  # nosec B608 - names are constants above
-                f'WHERE substr("{column}", 1, ?) = ?',
-                (after, len(before) + 1, len(before), before),
-            ).rowcount
-    for table, column in _DESCRIPTIONS:
-        if column not in _columns(connection, table):
-            continue
-        for before, after in pairs:
-            rewritten += connection.execute(
-                f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '  # noqa: S608  # nosec B608 - names are constants above
-                f'WHERE instr("{column}", ?) > 0',
-                (before, after, before),
-            ).rowcount
+    for columns, anywhere in ((_LOCATIONS, False), (_DESCRIPTIONS, True)):
+        for table, column in columns:
+            if column in _columns(connection, table):
+                for before, after in pairs:
+                    rewritten += _replace(
+                        connection, table, column, before, after, anywhere=anywhere
+                    )
     return Relocation(old_root=old, new_root=here.as_uri(), rewritten=rewritten)
+
+
+def _replace(
+    connection: sqlite3.Connection,
+    table: str,
+    column: str,
+    before: str,
+    after: str,
+    *,
+    anywhere: bool,
+) -> int:
+    """Replace ``before`` by ``after`` in one column: as a prefix, or anywhere in the text."""
+    if anywhere:
+        return connection.execute(
+            f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '  # noqa: S608  # nosec B608 - names are constants above
+            f'WHERE instr("{column}", ?) > 0',
+            (before, after, before),
+        ).rowcount
+    return connection.execute(
+        f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '  # noqa: S608  # nosec B608 - names are constants above
+        f'WHERE substr("{column}", 1, ?) = ?',
+        (after, len(before) + 1, len(before), before),
+    ).rowcount
 
 
 def _default_experiment_root(connection: sqlite3.Connection) -> str | None:
