@@ -11,7 +11,7 @@ and passes them to every stage's command (``dvc/stage/run.py``). A plain
 ``dvc repro`` or ``just pipeline`` sets no experiment name.
 
 The stages use these facts to tag the MLflow run with the experiment, to log
-into the project's own store from a temporary copy (:func:`.tracking.store_root`)
+into the project's own store from a temporary copy (:func:`.tracking.local_store_uri`)
 and to register nothing unless asked (``registry.experiments`` in ``params.yaml``).
 """
 

@@ -85,7 +85,7 @@ class ProjectPaths:
         """Serialises read-modify-write changes to the model registry.
 
         Beside the store it guards: a DVC experiment's temporary copy locks the
-        project it came from (see :func:`.tracking.store_root`).
+        project it came from (see :func:`.tracking.local_store_uri`).
         """
         return origin_root(self.root) / ".registry.lock"
 

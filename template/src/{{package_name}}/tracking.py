@@ -43,27 +43,25 @@ _MLFLOW_DEFAULTS = {
 }
 
 
-def store_root(root: Path) -> Path:
-    """The project whose own store (``mlflow.db``, ``mlartifacts/``) a checkout at ``root`` uses.
+def local_store_uri(root: Path) -> str:
+    """The URI of the project's own SQLite store (``mlflow.db``).
 
-    ``root`` itself, except in the temporary copy a DVC experiment runs in
-    (``dvc exp run --temp`` and queued experiments, ``<project>/.dvc/tmp/exps/…``):
-    there the project the experiment was started from, so its runs land in the
-    store ``mlflow ui`` shows, not in one deleted with the copy
-    (:func:`.experiments.origin_root`).
+    In the temporary copy a DVC experiment runs in (``dvc exp run --temp``, queued
+    experiments, ``<project>/.dvc/tmp/exps/…``) it is the store of the project the
+    experiment was started from (:func:`.experiments.origin_root`), so the runs land
+    where ``mlflow ui`` shows them, not in a store deleted with the copy.
     """
-    return origin_root(root)
+    return f"sqlite:///{(origin_root(root) / LOCAL_STORE).resolve()}"
 
 
 def tracking_uri(root: Path) -> str:
     """The tracking URI in force: the environment's, else the project's SQLite file."""
-    local = (store_root(root) / LOCAL_STORE).resolve()
-    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{local}"
+    return os.environ.get(TRACKING_URI_ENV) or local_store_uri(root)
 
 
 def is_local_store(uri: str, root: Path) -> bool:
     """Whether ``uri`` is this project's own SQLite store (not shared with other checkouts)."""
-    return uri == f"sqlite:///{(store_root(root) / LOCAL_STORE).resolve()}"
+    return uri == local_store_uri(root)
 
 
 def quiet(verbose: bool = False) -> None:
@@ -112,7 +110,7 @@ def configure(root: Path, experiment: str) -> str:
     from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
     quiet(verbose=logging.getLogger().isEnabledFor(logging.INFO))
-    root = store_root(root)  # a DVC experiment's temporary copy logs to its project
+    root = origin_root(root)  # a DVC experiment's temporary copy logs to its project
     uri = tracking_uri(root)
     check_reachable(uri)
     local = is_local_store(uri, root)

@@ -20,6 +20,7 @@ from .. import lineage as lineage_facts
 from .. import relocation, tracking
 from ..config import Params, Stage
 from ..errors import ModelNotFoundError, RegistryError
+from ..experiments import origin_root
 from ..paths import ProjectPaths
 from . import audit, gates, stages
 from .local_reader import LocalRegistryReader
@@ -62,7 +63,7 @@ class ModelRegistry:
 
         Changes and artifact checks still load MLflow, on first use.
         """
-        root = tracking.store_root(paths.root)  # a DVC experiment's copy reads its project's
+        root = origin_root(paths.root)  # a DVC experiment's copy reads its project's
         database = root / tracking.LOCAL_STORE
         if tracking.is_local_store(tracking.tracking_uri(paths.root), paths.root) and (
             database.is_file()
