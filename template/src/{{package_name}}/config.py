@@ -41,6 +41,10 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A byte size as Dask reads one: a number and a unit (``2GiB``, ``512MB``, ``1.5GB``).
+_MEMORY_PATTERN = r"^\d+(\.\d+)?\s*(B|kB|KB|KiB|MB|MiB|GB|GiB|TB|TiB)$"
+
+
 class _Strict(BaseModel):
     """Reject unknown keys so misspelt parameters are reported, not ignored."""
 
@@ -206,6 +210,25 @@ class RetrainingConfig(_Strict):
     performance: PerformanceTriggerConfig | None = None
 
 
+class ComputeConfig(_Strict):
+    """Where tuning, batch scoring and drift checks run; never changes what they compute.
+
+    ``local``: ``workers`` processes on this machine (1: in this process).
+    ``dask``: the cluster at ``scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``, which
+    takes precedence over both keys), or else a loopback cluster of ``workers``
+    processes started for the command, each limited to ``memory_per_task``.
+    """
+
+    backend: Literal["local", "dask"] = "local"
+    workers: int = Field(default=2, ge=1, le=1024)
+    #: A Dask worker's memory limit (one task at a time per worker): ``4GiB``, ``500MB``.
+    memory_per_task: str = Field(default="2GiB", pattern=_MEMORY_PATTERN)
+    #: A running cluster's scheduler, ``tcp://host:8786``; null starts a loopback one.
+    scheduler: str | None = Field(default=None, pattern=r"^(tcp|tls|ws|wss)://[^\s/]+:\d+$")
+    #: Rows per task when one large file is split (a CSV, or a Parquet row group's rows).
+    partition_rows: int = Field(default=250_000, ge=1_000)
+
+
 class Params(_Strict):
     """Everything ``params.yaml`` may contain."""
 
@@ -218,6 +241,7 @@ class Params(_Strict):
     gates: GatesConfig
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    compute: ComputeConfig = ComputeConfig()
 
     @model_validator(mode="after")
     def _gates_fit_the_task(self) -> "Params":

@@ -1,0 +1,167 @@
+"""The interface every compute backend implements, and the choice between them.
+
+A backend maps a task function over items and yields the results in the
+items' order, with a bounded number of tasks in flight: a million-row
+partition's output is written by its task, and only small summaries travel
+back, so the driver's memory does not grow with the job. Task functions must
+be importable module-level functions of this package (Dask workers and local
+processes import them by name).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+
+from ..errors import ProjectError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ..config import ComputeConfig
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Result_co = TypeVar("Result_co", covariant=True)
+#: Overrides ``compute.backend`` and ``compute.scheduler``: the cluster to use.
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+class ComputeError(ProjectError):
+    """A task failed, a worker died, or the cluster could not be reached."""
+
+
+class TaskFuture(Protocol[Result_co]):
+    """What both backends hand back for a submitted task (a stdlib or a Dask future)."""
+
+    def result(self) -> Result_co:
+        """Wait for the task; its result, or its exception raised here."""
+
+    def cancel(self) -> Any:
+        """Drop the task if it has not run yet."""
+
+
+class ComputeBackend(ABC):
+    """Runs independent tasks; the results come back in the order of their items."""
+
+    #: Tasks that may run at once; ``map`` keeps twice as many submitted.
+    workers: int
+
+    @abstractmethod
+    def _submit(self, function: Callable[[Item], Result], item: Item) -> TaskFuture[Result]:
+        """Start ``function(item)`` somewhere; the future holds its result."""
+
+    @abstractmethod
+    def _failure(self, exc: BaseException, label: str) -> ComputeError:
+        """One line for a task that failed other than with a :class:`ProjectError`."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release workers and connections (idempotent)."""
+
+    def describe(self) -> str:
+        """Where the tasks run, for progress lines and the tracking run."""
+        return type(self).__name__
+
+    def map(
+        self,
+        function: Callable[[Item], Result],
+        items: Iterable[Item],
+        *,
+        label: Callable[[Item], str] = str,
+    ) -> Iterator[Result]:
+        """``function`` over ``items``, results in item order, ``2 x workers`` in flight.
+
+        Items are consumed lazily, so a generator that reads a large file chunk by
+        chunk is read only as fast as the tasks finish.
+
+        Raises:
+            ProjectError: a task raised one (a bad partition names itself); raised as is.
+            ComputeError: a task failed otherwise, or its worker died; the message
+                names the task (``label(item)``) and the cause in one line.
+        """
+        pending: deque[tuple[str, TaskFuture[Result]]] = deque()
+        source = iter(items)
+        window = max(2, 2 * self.workers)
+        try:
+            while True:
+                while len(pending) < window:
+                    item = next(source, _DONE)
+                    if item is _DONE:
+                        break
+                    pending.append((label(item), self._submit(function, item)))
+                if not pending:
+                    return
+                name, future = pending.popleft()
+                yield self._result(name, future)
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+    def _result(self, name: str, future: TaskFuture[Result]) -> Result:
+        try:
+            return future.result()
+        except ProjectError:
+            raise
+        except Exception as exc:  # every other failure becomes one line
+            raise self._failure(exc, name) from None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_DONE: Any = object()
+
+
+def single_threaded(function: Callable[[Any], Any], item: Any) -> Any:
+    """Run a task with one BLAS/OpenMP thread, as every worker does.
+
+    Dask's workers start with one such thread; local tasks are limited the
+    same way, so a fit gives the same floating-point result on either backend
+    (and tasks running side by side do not oversubscribe the cores).
+    """
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - scikit-learn's dependency
+
+    with threadpool_limits(limits=1):
+        return function(item)
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: a remote traceback reduced to what matters."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def scheduler_address(config: ComputeConfig) -> str | None:
+    """The cluster to use: ``$DASK_SCHEDULER_ADDRESS``, else ``compute.scheduler`` (or none)."""
+    return os.environ.get(SCHEDULER_ENV, "").strip() or config.scheduler
+
+
+def open_backend(config: ComputeConfig) -> ComputeBackend:
+    """The backend ``compute:`` asks for; ``$DASK_SCHEDULER_ADDRESS`` takes precedence.
+
+    ``dask`` without an address starts a loopback cluster of ``compute.workers``
+    processes for this command; an address connects to a running cluster.
+
+    Raises:
+        ComputeError: the scheduler at the address does not answer.
+    """
+    address = scheduler_address(config)
+    if address is not None or config.backend == "dask":
+        from .cluster import DaskBackend  # noqa: PLC0415 - Dask only when it is used
+
+        return DaskBackend.connect(config, address)
+    from .local import LocalBackend  # noqa: PLC0415
+
+    return LocalBackend(config.workers)

@@ -1,0 +1,184 @@
+"""A large batch as partitions: one file, a Parquet file's row groups, or a directory of files.
+
+Batch scoring and drift checks never hold a whole batch in memory: they see
+it as a sequence of :class:`Partition` s of at most about
+``compute.partition_rows`` rows, each read by the task that processes it. A
+Parquet partition is a file path and a list of row groups, so a worker reads
+it itself; a CSV file has no index to seek to, so this process reads it in
+chunks, and each chunk travels to its task. A directory is read as Dask and
+Spark write one: every ``*.parquet`` file below it in name order, skipping
+names that start with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` files).
+"""
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataValidationError
+from .batch import ACCEPTED, read_batch
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv",)
+ACCEPTED_INPUTS = f"{ACCEPTED}, or a directory of Parquet files"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Rows ``first_row`` onwards of ``source``: what one task reads and processes."""
+
+    index: int
+    source: Path
+    #: The input's relative name for the file (its name, or its path below the directory).
+    name: str
+    #: Row number of this partition's first row within ``source``.
+    first_row: int
+    #: Parquet: the row groups to read (``None``: the whole file).
+    row_groups: tuple[int, ...] | None = None
+    #: CSV: the rows, already read by the driver.
+    rows: pd.DataFrame | None = None
+
+    def describe(self) -> str:
+        """How an error names the partition: the file, and which rows when it is split."""
+        if self.rows is not None:
+            return f"{self.name} rows {self.first_row}-{self.first_row + len(self.rows) - 1}"
+        if self.row_groups is not None:
+            return f"{self.name} row groups {self.row_groups[0]}-{self.row_groups[-1]}"
+        return self.name
+
+    def read(self) -> pd.DataFrame:
+        """The partition's rows.
+
+        Raises:
+            DataValidationError: the file is not readable Parquet; the partition is named.
+        """
+        if self.rows is not None:
+            return self.rows
+        if self.row_groups is None:
+            return read_batch(self.source)
+        import pyarrow.parquet as pq  # noqa: PLC0415 - the lifecycle extra's reader
+
+        try:
+            table = pq.ParquetFile(self.source).read_row_groups(list(self.row_groups))
+        except (OSError, ValueError) as exc:
+            raise DataValidationError(
+                f"{self.describe()}: not readable as Parquet ({_first_line(exc)})"
+            ) from None
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
+
+def partitions(path: Path, rows_per_partition: int) -> Iterator[Partition]:
+    """The partitions of a CSV/Parquet file or a directory of Parquet files, lazily.
+
+    Raises:
+        DataValidationError: the path is missing, of an unknown type, an empty
+            directory, or a file that cannot be opened; the message names it.
+    """
+    if path.is_dir():
+        files = parquet_files(path)
+        if not files:
+            raise DataValidationError(
+                f"{path}: no Parquet files (*.parquet) in the directory; pass {ACCEPTED_INPUTS}."
+            )
+        sources = [(file, file.relative_to(path).as_posix()) for file in files]
+    elif path.is_file():
+        sources = [(path, path.name)]
+    else:
+        raise DataValidationError(f"{path}: not found; pass {ACCEPTED_INPUTS}.")
+    index = 0
+    for source, name in sources:
+        for partition in _file_partitions(source, name, index, rows_per_partition):
+            yield partition
+            index += 1
+
+
+def parquet_files(directory: Path) -> list[Path]:
+    """Every Parquet file below ``directory``, in name order, hidden and ``_`` names skipped."""
+    return sorted(
+        file
+        for file in directory.rglob("*")
+        if file.is_file()
+        and file.suffix.lower() in PARQUET_SUFFIXES
+        and not any(part.startswith(("_", ".")) for part in file.relative_to(directory).parts)
+    )
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of a file, or of a directory's Parquet files (names and bytes, in order)."""
+    digest = hashlib.sha256()
+    files = parquet_files(path) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_partitions(
+    source: Path, name: str, start: int, rows_per_partition: int
+) -> Iterator[Partition]:
+    suffix = source.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        yield from _parquet_partitions(source, name, start, rows_per_partition)
+    elif suffix in CSV_SUFFIXES:
+        yield from _csv_partitions(source, name, start, rows_per_partition)
+    else:
+        raise DataValidationError(
+            f"{source}: unknown file type {suffix or '(no extension)'!r}; pass {ACCEPTED_INPUTS}."
+        )
+
+
+def _parquet_partitions(
+    source: Path, name: str, start: int, rows_per_partition: int
+) -> Iterator[Partition]:
+    """Consecutive row groups, gathered until a partition holds ``rows_per_partition`` rows."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    try:
+        metadata = pq.ParquetFile(source).metadata
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(
+            f"{name}: not readable as Parquet ({_first_line(exc)}); pass {ACCEPTED_INPUTS}."
+        ) from None
+    groups: list[int] = []
+    first_row = rows = 0
+    index = start
+    for group in range(metadata.num_row_groups):
+        groups.append(group)
+        rows += metadata.row_group(group).num_rows
+        if rows >= rows_per_partition or group == metadata.num_row_groups - 1:
+            yield Partition(index, source, name, first_row, row_groups=tuple(groups))
+            index += 1
+            first_row += rows
+            groups, rows = [], 0
+    if metadata.num_row_groups == 0:
+        yield Partition(index, source, name, 0)
+
+
+def _csv_partitions(
+    source: Path, name: str, start: int, rows_per_partition: int
+) -> Iterator[Partition]:
+    """Chunks of ``rows_per_partition`` rows, read as :func:`.batch.read_batch` reads a CSV."""
+    if source.stat().st_size == 0:
+        raise DataValidationError(f"{name}: the file is empty; pass {ACCEPTED_INPUTS}.")
+    first_row = 0
+    try:
+        with pd.read_csv(source, sep=",", encoding="utf-8", chunksize=rows_per_partition) as chunks:
+            for offset, chunk in enumerate(chunks):
+                yield Partition(start + offset, source, name, first_row, rows=chunk)
+                first_row += len(chunk)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataValidationError(
+            f"{name} from row {first_row}: not readable as CSV ({_first_line(exc)}); "
+            f"pass {ACCEPTED_INPUTS}."
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
