@@ -210,6 +210,108 @@ class RetrainingConfig(_Strict):
     performance: PerformanceTriggerConfig | None = None
 
 
+#: A value a hyper-parameter may take in a search space.
+SearchValue = bool | int | float | str | None
+#: Candidates a grid may hold; a larger grid is a typo, or a job for random or optuna.
+MAX_GRID = 10_000
+
+
+class SearchRange(_Strict):
+    """A range to draw from (random and optuna): integers when both bounds are integers."""
+
+    low: int | float
+    high: int | float
+    #: Draw on a log scale (a regularisation strength, a learning rate).
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SearchRange":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got {self.low}")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        """Whether both bounds are integers, so draws are integers too."""
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class SearchConfig(_Strict):
+    """Hyper-parameter search: which candidates, scored how, tried in what order.
+
+    Each candidate is ``model.params`` updated with one value per ``space``
+    entry. ``grid`` tries every combination (in the order the space lists
+    them), ``random`` draws ``trials`` candidates with ``seed``, ``optuna``
+    proposes ``trials`` with TPE, ``batch`` at a time, pruning the poor ones
+    fold by fold. Every candidate is scored by ``folds``-fold cross-validation
+    on the training split; ``none`` trains ``model.params`` as they are.
+    """
+
+    method: Literal["none", "grid", "random", "optuna"] = "none"
+    folds: int = Field(default=3, ge=2, le=20)
+    seed: int = 42
+    trials: int = Field(default=20, ge=1, le=10_000)
+    batch: int = Field(default=4, ge=1, le=256)
+    space: dict[str, list[SearchValue] | SearchRange] = Field(default_factory=dict)
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _ranges(cls, space: object) -> object:
+        """Read each mapping as a range, so a bad one gets one message, not one per type."""
+        if not isinstance(space, dict):
+            return space
+        read: dict[object, object] = {}
+        for name, values in space.items():
+            if isinstance(values, dict):
+                try:
+                    values = SearchRange.model_validate(values)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(part) for part in first["loc"])
+                    detail = first["msg"].removeprefix("Value error, ")
+                    raise ValueError(
+                        f"{name}: {where + ': ' if where else ''}{detail} (a range is "
+                        "{low, high, log})"
+                    ) from None
+            elif not isinstance(values, list):
+                raise ValueError(
+                    f"{name}: {values!r} is neither a list of values nor a range "
+                    "{low, high, log}"
+                )
+            read[name] = values
+        return read
+
+    @model_validator(mode="after")
+    def _usable_space(self) -> "SearchConfig":
+        if self.method == "none":
+            return self
+        if not self.space:
+            raise ValueError(f"method {self.method} needs a space: a hyper-parameter and values")
+        for name, values in self.space.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"space.{name} lists no values")
+            if self.method == "grid" and isinstance(values, SearchRange):
+                raise ValueError(
+                    f"space.{name} is a range; grid needs a list of values (ranges are for "
+                    "random and optuna)"
+                )
+        if self.method == "grid" and self.grid_size() > MAX_GRID:
+            raise ValueError(
+                f"the grid has {self.grid_size()} candidates (more than {MAX_GRID}); use "
+                "random or optuna with trials"
+            )
+        return self
+
+    def grid_size(self) -> int:
+        """Candidates in the full grid (ranges count as one value)."""
+        size = 1
+        for values in self.space.values():
+            size *= len(values) if isinstance(values, list) else 1
+        return size
+
+
 class ComputeConfig(_Strict):
     """Where tuning, batch scoring and drift checks run; never changes what they compute.
 
@@ -241,6 +343,7 @@ class Params(_Strict):
     gates: GatesConfig
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    search: SearchConfig = SearchConfig()
     compute: ComputeConfig = ComputeConfig()
 
     @model_validator(mode="after")
