@@ -266,7 +266,7 @@ class SearchConfig(_Strict):
         for name, values in space.items():
             if isinstance(values, dict):
                 try:
-                    values = SearchRange.model_validate(values)
+                    read[name] = SearchRange.model_validate(values)
                 except ValidationError as exc:
                     first = exc.errors()[0]
                     where = ".".join(str(part) for part in first["loc"])
@@ -275,12 +275,12 @@ class SearchConfig(_Strict):
                         f"{name}: {where + ': ' if where else ''}{detail} (a range is "
                         "{low, high, log})"
                     ) from None
-            elif not isinstance(values, list):
+            elif not isinstance(values, list | SearchRange):
                 raise ValueError(
-                    f"{name}: {values!r} is neither a list of values nor a range "
-                    "{low, high, log}"
+                    f"{name}: {values!r} is neither a list of values nor a range {{low, high, log}}"
                 )
-            read[name] = values
+            else:
+                read[name] = values
         return read
 
     @model_validator(mode="after")

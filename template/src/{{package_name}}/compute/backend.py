@@ -11,9 +11,12 @@ processes import them by name).
 from __future__ import annotations
 
 import os
+import pickle
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from ..errors import ProjectError
@@ -51,8 +54,18 @@ class ComputeBackend(ABC):
     workers: int
 
     @abstractmethod
-    def _submit(self, function: Callable[[Item], Result], item: Item) -> TaskFuture[Result]:
-        """Start ``function(item)`` somewhere; the future holds its result."""
+    def _submit(
+        self, function: Callable[..., Result], item: Item, shared: object
+    ) -> TaskFuture[Result]:
+        """Start the task somewhere (see :func:`single_threaded`); the future holds its result."""
+
+    @abstractmethod
+    def _share(self, value: object) -> object:
+        """Hand ``value`` to every task once; what the tasks receive to get it back."""
+
+    @abstractmethod
+    def _unshare(self, handle: object) -> None:
+        """Release what :meth:`_share` made, once the tasks are done."""
 
     @abstractmethod
     def _failure(self, exc: BaseException, label: str) -> ComputeError:
@@ -68,15 +81,18 @@ class ComputeBackend(ABC):
 
     def map(
         self,
-        function: Callable[[Item], Result],
+        function: Callable[..., Result],
         items: Iterable[Item],
         *,
         label: Callable[[Item], str] = str,
+        shared: object = None,
     ) -> Iterator[Result]:
         """``function`` over ``items``, results in item order, ``2 x workers`` in flight.
 
         Items are consumed lazily, so a generator that reads a large file chunk by
-        chunk is read only as fast as the tasks finish.
+        chunk is read only as fast as the tasks finish. With ``shared`` (the
+        training data of a search), each task is ``function(shared, item)`` and
+        ``shared`` travels to each worker once, not with every task.
 
         Raises:
             ProjectError: a task raised one (a bad partition names itself); raised as is.
@@ -86,13 +102,14 @@ class ComputeBackend(ABC):
         pending: deque[tuple[str, TaskFuture[Result]]] = deque()
         source = iter(items)
         window = max(2, 2 * self.workers)
+        handle = None if shared is None else self._share(shared)
         try:
             while True:
                 while len(pending) < window:
                     item = next(source, _DONE)
                     if item is _DONE:
                         break
-                    pending.append((label(item), self._submit(function, item)))
+                    pending.append((label(item), self._submit(function, item, handle)))
                 if not pending:
                     return
                 name, future = pending.popleft()
@@ -100,6 +117,8 @@ class ComputeBackend(ABC):
         finally:
             for _, future in pending:
                 future.cancel()
+            if handle is not None:
+                self._unshare(handle)
 
     def _result(self, name: str, future: TaskFuture[Result]) -> Result:
         try:
@@ -124,17 +143,39 @@ class ComputeBackend(ABC):
 _DONE: Any = object()
 
 
-def single_threaded(function: Callable[[Any], Any], item: Any) -> Any:
-    """Run a task with one BLAS/OpenMP thread, as every worker does.
+def single_threaded(function: Callable[..., Any], item: Any, shared: object = None) -> Any:
+    """Run a task (``function(item)``, or ``function(shared, item)``) with one BLAS thread.
 
-    Dask's workers start with one such thread; local tasks are limited the
-    same way, so a fit gives the same floating-point result on either backend
-    (and tasks running side by side do not oversubscribe the cores).
+    Dask's workers start with one BLAS/OpenMP thread; local tasks are limited
+    the same way, so a fit gives the same floating-point result on either
+    backend (and tasks running side by side do not oversubscribe the cores).
     """
     from threadpoolctl import threadpool_limits  # noqa: PLC0415 - scikit-learn's dependency
 
     with threadpool_limits(limits=1):
-        return function(item)
+        if shared is None:
+            return function(item)
+        if isinstance(shared, Stashed):
+            shared = shared.load()
+        return function(shared, item)
+
+
+@dataclass(frozen=True)
+class Stashed:
+    """A value pickled to a file once, for local worker processes to load once each."""
+
+    path: Path
+
+    def load(self) -> object:
+        """The value; read from the file on a process's first task, then kept."""
+        if _STASH_CACHE.get("path") != self.path:
+            with self.path.open("rb") as handle:
+                _STASH_CACHE.update(path=self.path, value=pickle.load(handle))  # noqa: S301 - our own file
+        return _STASH_CACHE["value"]
+
+
+#: The last stashed value this process loaded (one search's data at a time).
+_STASH_CACHE: dict[str, Any] = {}
 
 
 def first_line(exc: BaseException) -> str:

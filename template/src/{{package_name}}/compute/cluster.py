@@ -85,11 +85,20 @@ class DaskBackend(ComputeBackend):
         """Where the cluster is and how many tasks it runs at once."""
         return f"{self._where}, {self.workers} task slots"
 
-    def _submit(self, function: Callable[[Item], Result], item: Item) -> TaskFuture[Result]:
+    def _submit(
+        self, function: Callable[..., Result], item: Item, shared: object
+    ) -> TaskFuture[Result]:
         future: TaskFuture[Result] = self._client.submit(
-            single_threaded, function, item, pure=False
+            single_threaded, function, item, shared, pure=False
         )
         return future
+
+    def _share(self, value: object) -> object:
+        """Copied to every worker once; a task given the future receives the value."""
+        return self._client.scatter(value, broadcast=True, hash=False)
+
+    def _unshare(self, handle: object) -> None:
+        self._client.cancel([handle])
 
     def _failure(self, exc: BaseException, label: str) -> ComputeError:
         from distributed import KilledWorker  # noqa: PLC0415

@@ -9,11 +9,23 @@ workers start quickly and inherit none of this process's threads or state.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
-from .backend import ComputeBackend, ComputeError, Item, Result, first_line, single_threaded
+from .backend import (
+    ComputeBackend,
+    ComputeError,
+    Item,
+    Result,
+    Stashed,
+    first_line,
+    single_threaded,
+)
 
 
 class LocalBackend(ComputeBackend):
@@ -27,17 +39,32 @@ class LocalBackend(ComputeBackend):
         """``local (N processes)``, or ``local (this process)`` for one worker."""
         return "local (this process)" if self.workers == 1 else f"local ({self.workers} processes)"
 
-    def _submit(self, function: Callable[[Item], Result], item: Item) -> Future[Result]:
+    def _submit(
+        self, function: Callable[..., Result], item: Item, shared: object
+    ) -> Future[Result]:
         if self.workers == 1:
             done: Future[Result] = Future()
             try:
-                done.set_result(single_threaded(function, item))
+                done.set_result(single_threaded(function, item, shared))
             except Exception as exc:  # delivered through the future, as by a pool
                 done.set_exception(exc)
             return done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=_context(function))
-        return self._pool.submit(single_threaded, function, item)
+        return self._pool.submit(single_threaded, function, item, shared)
+
+    def _share(self, value: object) -> object:
+        """In this process: the value itself; for worker processes: a file each loads once."""
+        if self.workers == 1:
+            return value
+        handle, name = tempfile.mkstemp(prefix="shared-", suffix=".pickle")
+        with os.fdopen(handle, "wb") as stash:
+            pickle.dump(value, stash, protocol=pickle.HIGHEST_PROTOCOL)
+        return Stashed(Path(name))
+
+    def _unshare(self, handle: object) -> None:
+        if isinstance(handle, Stashed):
+            handle.path.unlink(missing_ok=True)
 
     def _failure(self, exc: BaseException, label: str) -> ComputeError:
         if isinstance(exc, BrokenProcessPool):

@@ -1,7 +1,9 @@
 """``train`` stage: fit the configured strategy and log the run to MLflow.
 
-The run records parameters, the training dataset, lineage tags and the model
-(with signature and input example, and the training features' reference
+With ``search.method`` set, the hyper-parameters are first tuned by
+cross-validation (:mod:`..tuning`) and the run gets one nested run per
+candidate. The run records parameters, the training dataset, lineage tags
+and the model (with signature and input example, and the training features' reference
 profile that drift checks compare later batches with). If anything fails
 inside the run, MLflow marks it FAILED, so half-finished runs never look
 like candidates. A run of a DVC experiment is named after it and tagged
@@ -28,6 +30,8 @@ from ..models.adapter import MODEL_ARTIFACT, ModelAdapter
 from ..models.factory import build_model
 from ..models.pyfunc import AdapterPyfunc
 from ..paths import ProjectPaths
+from ..tuning.runs import log_search
+from ..tuning.search import run_search
 from .io import write_atomically, write_json
 from .prepare import load_prepared
 from .run_record import TrainedRun
@@ -43,7 +47,10 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     """Fit on the prepared training split, save the model, log everything to MLflow."""
     features, target = load_prepared(params, paths, "train")
-    model_config = params.model.model_dump()
+    # With `search:` set, the best candidate by cross-validation is what gets trained.
+    search = None if params.search.method == "none" else run_search(params, features, target)
+    model = params.model if search is None else search.tuned(params.model)
+    model_config = model.model_dump()
     facts = lineage.collect(
         paths.root,
         [paths.train_data, paths.test_data],
@@ -52,7 +59,7 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     )
     # Built (and its hyper-parameters validated) before the run starts, so a config
     # error leaves no FAILED run behind.
-    strategy = build_model(params.task, params.model)
+    strategy = build_model(params.task, model)
     profile = ReferenceProfile.from_frame(
         features, bins=params.drift.bins, sample_size=params.drift.sample_size
     )
@@ -76,6 +83,8 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
             }
         )
         mlflow.log_params(_flatten({"model": model_config, "split": params.split.model_dump()}))
+        if search is not None:
+            log_search(search)
         mlflow.log_input(
             from_pandas(
                 features.assign(**{params.data.target: target}),
