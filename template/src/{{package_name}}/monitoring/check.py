@@ -1,6 +1,9 @@
 """``just drift``: check a batch against a registered version and record the outcome on it.
 
-The version's reference profile comes out of a verified export (every model
+The batch is a CSV or Parquet file or a directory of Parquet files, counted
+partition by partition on the compute backend (``compute:`` in params.yaml),
+so its size is bounded by the disk, not by this process's memory. The
+version's reference profile comes out of a verified export (every model
 file matches its registration digests); the reports go to
 ``build/reports/drift/<batch hash>-<version>.{json,html}``; and the outcome,
 with the batch's SHA-256 and the reports' paths (relative to the project),
@@ -18,21 +21,17 @@ from pathlib import Path
 from typing import Literal
 
 from ..config import Params
-from ..data.batch import read_batch
-from ..errors import DataValidationError
-from ..lineage import sha256_file
+from ..data.partitions import content_digest
 from ..paths import ProjectPaths
 from ..registry.service import MAX_REASON_LENGTH, ModelRegistry
 from . import report_html
-from .drift import DriftReport, detect_drift
+from .drift import DriftReport, detect_batch_drift
 from .metrics import PushgatewayError, export_drift_metrics
 from .profile import read_bundle_profile
 
 #: Where the reports go, relative to the project root.
 REPORTS_DIR = Path("build") / "reports" / "drift"
 DEFAULT_VERSION = "@champion"
-#: The file types :func:`..data.batch.read_batch` reads.
-BATCH_SUFFIXES = (".csv", ".parquet", ".pq")
 _HASH_CHARS = 12
 
 
@@ -53,34 +52,30 @@ class DriftOutcome:
 
 
 def run_drift_check(
-    params: Params, paths: ProjectPaths, batch_file: Path, version: str | None = None
+    params: Params, paths: ProjectPaths, batch: Path, version: str | None = None
 ) -> DriftOutcome:
-    """Compare ``batch_file`` (CSV or Parquet) with ``version`` (default ``@champion``).
+    """Compare ``batch`` (a CSV/Parquet file or a directory of Parquet files) with ``version``.
+
+    ``version`` defaults to ``@champion``. The batch's hash covers a directory's
+    Parquet files, names and bytes (:func:`..data.partitions.content_digest`).
 
     Raises:
-        DataValidationError: the batch is unreadable or does not fit the profile.
+        DataValidationError: the batch is unreadable or a partition does not fit the
+            profile (the message names the partition).
         ModelNotFoundError: no such version, or it was trained without a profile.
         ProvenanceError: the version's files fail their digests.
+        ComputeError: a counting task failed otherwise, or its worker died.
     """
-    if batch_file.suffix.lower() not in BATCH_SUFFIXES:
-        raise DataValidationError(
-            f"{batch_file}: unknown file type {batch_file.suffix or '(no extension)'!r}; pass a "
-            f"CSV or Parquet file ({', '.join(BATCH_SUFFIXES)})."
-        )
-    batch = read_batch(batch_file)
     registry = ModelRegistry(paths, params)
     with tempfile.TemporaryDirectory() as scratch:
         record, bundle = registry.export(version or DEFAULT_VERSION, Path(scratch) / "bundle")
         profile, _ = read_bundle_profile(bundle)
-    try:
-        report = detect_drift(profile, batch, params.drift)
-    except DataValidationError as exc:
-        raise DataValidationError(f"{batch_file}: {exc}") from None
-    digest = sha256_file(batch_file)
+    report = detect_batch_drift(profile, batch, params.drift, params.compute)
+    digest = content_digest(batch)
     header = report_html.ReportHeader(
         model=registry.name,
         version=record.semver,
-        batch=_shown_path(batch_file, paths.root),
+        batch=_shown_path(batch, paths.root),
         batch_sha256=digest,
         checked_at=datetime.now(tz=UTC).isoformat(timespec="seconds"),
     )
@@ -156,9 +151,9 @@ def _write_atomically(path: Path, text: str) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-def _shown_path(batch_file: Path, root: Path) -> str:
-    """The batch as the report names it: relative to the project, or just its file name."""
-    resolved, project = batch_file.resolve(), root.resolve()
+def _shown_path(batch: Path, root: Path) -> str:
+    """The batch as the report names it: relative to the project, or just its name."""
+    resolved, project = batch.resolve(), root.resolve()
     if resolved.is_relative_to(project):
         return resolved.relative_to(project).as_posix()
-    return batch_file.name
+    return batch.name

@@ -1,5 +1,8 @@
 """``<package> drift <batch> [version]``: the drift check on the command line.
 
+The batch may be a directory of Parquet partitions, as Spark or Dask write
+one; it is counted partition by partition, never loaded whole.
+
 One summary line and an exit status a scheduler can act on: 0 no drift
 (``investigate`` too, with a warning line), 1 drift (retraining
 recommended), 2 bad input or not enough data. Importing this module costs
@@ -31,10 +34,16 @@ def add_drift_commands(
     """Add ``drift`` to the CLI's subcommands and its handler to ``handlers``."""
     drift = commands.add_parser(
         "drift",
-        help="compare a CSV/Parquet batch with a version's training data; record the outcome "
-        "(exit 0 no drift, 1 drift, 2 bad input or not enough data)",
+        help="compare a batch (CSV/Parquet file, or a directory of Parquet files) with a "
+        "version's training data; record the outcome (exit 0 no drift, 1 drift, 2 bad input or "
+        "not enough data)",
     )
-    drift.add_argument("batch", type=Path, help="CSV (with a header row) or Parquet file of rows")
+    drift.add_argument(
+        "batch",
+        type=Path,
+        help="CSV (with a header row) or Parquet file of rows, or a directory of Parquet files "
+        "(counted partition by partition on the compute backend)",
+    )
     drift.add_argument(
         "version",
         nargs="?",

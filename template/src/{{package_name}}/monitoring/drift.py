@@ -7,38 +7,43 @@ Verdicts rest on effect sizes (``psi_*``, ``ks_threshold``); a p-value never
 decides alone, it only has to rule noise out (below ``alpha`` shared by all
 features, Bonferroni), because at a million rows even a harmless shift has a
 p-value of ~0, while in a small batch large-looking effects are often noise.
+
+Everything is computed from the batch's counts (:mod:`.counts`), so a batch
+in memory (:func:`detect_drift`) and a large one counted partition by
+partition on the compute backend (:func:`detect_batch_drift`) go through
+the same code and get the same report.
 """
 
 import json
 from dataclasses import asdict, dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ..config import DriftConfig
-from ..data.profile import (
-    CategoricalProfile,
-    FloatArray,
-    IntArray,
-    NumericProfile,
-    ReferenceProfile,
-    bin_counts,
-    is_numeric,
-)
+from ..config import ComputeConfig, DriftConfig
+from ..data.profile import FloatArray, IntArray, ReferenceProfile, bin_counts
 from ..errors import DataValidationError
 from . import statistics
+from .counts import (
+    NO_ROWS,
+    BatchCounts,
+    CategoricalBins,
+    FeatureCounts,
+    Layout,
+    NumericBins,
+    count_batch,
+    count_frame,
+    layout_of,
+    listed,
+)
 
 Verdict = Literal["no_drift", "investigate", "drift", "insufficient_data"]
 Severity = Literal["ok", "investigate", "drift"]
-#: Equal-width bins of the per-feature plots (PSI uses the training quantile bins).
-PLOT_BINS = 30
 #: Categories drawn in a plot; the rest are summed into one bar.
 PLOT_CATEGORIES = 20
-#: Share of batch rows left out at each end of a plot's range, so a few outliers do not
-#: squash the picture (they still count, in the outer bins).
-PLOT_TAIL = 0.001
 UNSEEN = "(not seen in training)"
 OTHERS = "(other categories)"
 
@@ -101,14 +106,14 @@ class DriftReport:
         if self.verdict == "drift":
             names = self.drifted_features()
             return (
-                f"drift in {len(names)} of {total} features ({_listed(names)}); "
+                f"drift in {len(names)} of {total} features ({listed(names)}); "
                 "retraining recommended"
             )
         if self.verdict == "investigate":
             names = self.investigate_features()
             return (
                 f"investigate: {len(names)} of {total} features shifted moderately "
-                f"(PSI above {self.config.psi_investigate}: {_listed(names)})"
+                f"(PSI above {self.config.psi_investigate}: {listed(names)})"
             )
         largest = max(self.features, key=lambda feature: feature.psi)
         noise = ", within noise" if largest.psi > self.config.psi_investigate else ""
@@ -136,7 +141,7 @@ class DriftReport:
 def detect_drift(
     reference: ReferenceProfile, batch: pd.DataFrame, config: DriftConfig
 ) -> DriftReport:
-    """Score every profiled feature of ``batch`` against ``reference``.
+    """Score every profiled feature of ``batch`` (in memory) against ``reference``.
 
     Columns the model was not trained on (an id, the target) are ignored.
 
@@ -144,17 +149,46 @@ def detect_drift(
         DataValidationError: a feature column is missing, has the wrong type or
             missing values, or the batch has no rows.
     """
-    _check_columns(reference, batch)
-    noise_level = config.alpha / len(reference.features)
+    layout = layout_of(reference)
+    return _report(reference, layout, count_frame(layout, batch, "batch"), config, "batch")
+
+
+def detect_batch_drift(
+    reference: ReferenceProfile, path: Path, config: DriftConfig, compute: ComputeConfig
+) -> DriftReport:
+    """Score a CSV/Parquet file or a directory of Parquet files, one partition per task.
+
+    The same report as :func:`detect_drift` on the whole batch read at once;
+    the partitions' rows never meet in one process.
+
+    Raises:
+        DataValidationError: the input is unreadable, has no rows, or a partition
+            does not fit the profile (the message names the partition and column).
+        ComputeError: a task failed otherwise, or its worker died.
+    """
+    layout = layout_of(reference)
+    counts = count_batch(layout, path, compute)
+    return _report(reference, layout, counts, config, str(path))
+
+
+def _report(
+    reference: ReferenceProfile,
+    layout: Layout,
+    counts: BatchCounts,
+    config: DriftConfig,
+    where: str,
+) -> DriftReport:
+    if counts.rows == 0:
+        raise DataValidationError(f"{where}: {NO_ROWS}")
+    noise_level = config.alpha / len(layout)
     features = tuple(
-        _numeric(profile, batch[profile.name], config, noise_level)
-        if isinstance(profile, NumericProfile)
-        else _categorical(profile, batch[profile.name], config, noise_level)
-        for profile in reference.features
+        _numeric(bins, counted, counts.rows, config, noise_level)
+        if isinstance(bins, NumericBins)
+        else _categorical(bins, counted.bins, config, noise_level)
+        for bins, counted in zip(layout, counts.features, strict=True)
     )
-    rows = len(batch)
     verdict: Verdict
-    if rows < config.min_rows:
+    if counts.rows < config.min_rows:
         verdict = "insufficient_data"
     elif any(feature.severity == "drift" for feature in features):
         verdict = "drift"
@@ -162,76 +196,42 @@ def detect_drift(
         verdict = "investigate"
     else:
         verdict = "no_drift"
-    return DriftReport(verdict, features, rows, reference.rows, config)
-
-
-def _check_columns(reference: ReferenceProfile, batch: pd.DataFrame) -> None:
-    missing = [name for name in reference.feature_names if name not in batch.columns]
-    if missing:
-        raise DataValidationError(
-            f"missing {len(missing)} feature column(s): {_listed(missing)}; the model was "
-            f"trained on: {_listed(reference.feature_names)}"
-        )
-    if batch.empty:
-        raise DataValidationError("no rows to check (only a header)")
-    for profile in reference.features:
-        column = batch[profile.name]
-        if isinstance(profile, NumericProfile) and not is_numeric(column):
-            raise DataValidationError(
-                f"column {profile.name!r} holds {column.dtype} values, expected numbers as in "
-                "training"
-            )
-        nulls = int(column.isna().sum())
-        if nulls:
-            raise DataValidationError(
-                f"column {profile.name!r} has {nulls} missing values; the model accepts none"
-            )
+    return DriftReport(verdict, features, counts.rows, reference.rows, config)
 
 
 def _numeric(
-    profile: NumericProfile, column: pd.Series, config: DriftConfig, noise_level: float
+    bins: NumericBins, counts: FeatureCounts, rows: int, config: DriftConfig, noise_level: float
 ) -> FeatureDrift:
-    values = np.sort(column.to_numpy(dtype=np.float64))
-    if not (np.isfinite(values[0]) and np.isfinite(values[-1])):
-        raise DataValidationError(
-            f"column {profile.name!r} has {int((~np.isfinite(values)).sum())} infinite values; "
-            "the model accepts finite numbers only"
-        )
-    sample = profile.sample_array()
-    psi = statistics.psi(profile.counts_array(), bin_counts(values, profile.edges_array()))
-    ks = statistics.ks_statistic(sample, values)
-    pvalue = statistics.ks_pvalue(ks, len(sample), len(values))
+    psi = statistics.psi(bins.reference_counts, counts.bins)
+    ks = statistics.ks_statistic(bins.sample, counts.below, counts.at_or_below, rows)
+    pvalue = statistics.ks_pvalue(ks, len(bins.sample), rows)
     return FeatureDrift(
-        name=profile.name,
+        name=bins.name,
         kind="numeric",
         psi=psi,
         ks_statistic=ks,
         ks_pvalue=pvalue,
         chi2_pvalue=None,
         severity=_severity(config, psi, ks, pvalue, noise_level),
-        histogram=_numeric_histogram(sample, values),
+        histogram=_numeric_histogram(bins, counts.plot),
     )
 
 
 def _categorical(
-    profile: CategoricalProfile, column: pd.Series, config: DriftConfig, noise_level: float
+    bins: CategoricalBins, batch: IntArray, config: DriftConfig, noise_level: float
 ) -> FeatureDrift:
-    counted = column.astype(str).value_counts()
-    known = list(profile.frequencies)
-    unseen = int(counted.drop(labels=known, errors="ignore").sum())
-    reference = np.array([*profile.frequencies.values(), 0], dtype=np.int64)
-    batch = np.array([*(int(counted.get(name, 0)) for name in known), unseen], dtype=np.int64)
+    reference = bins.reference_counts
     psi = statistics.psi(reference, batch)
     pvalue = statistics.chi_square_pvalue(reference, batch)
     return FeatureDrift(
-        name=profile.name,
+        name=bins.name,
         kind="categorical",
         psi=psi,
         ks_statistic=None,
         ks_pvalue=None,
         chi2_pvalue=pvalue,
         severity=_severity(config, psi, None, pvalue, noise_level),
-        histogram=_categorical_histogram([*known, UNSEEN], reference, batch),
+        histogram=_categorical_histogram([*bins.categories, UNSEEN], reference, batch),
     )
 
 
@@ -248,20 +248,18 @@ def _severity(
     return "ok"
 
 
-def _numeric_histogram(sample: FloatArray, values: FloatArray) -> Histogram:
-    """Equal-width bins over both ranges (less the batch's extreme tails)."""
-    tail = int(len(values) * PLOT_TAIL)
-    low = min(sample[0], values[tail])
-    high = max(sample[-1], values[len(values) - 1 - tail])
-    if high <= low:
-        return Histogram((f"{low:.4g}",), (1.0,), (1.0,))
-    bounds = np.linspace(low, high, PLOT_BINS + 1)
-    edges = bounds[1:-1]
-    labels = tuple(f"{start:.4g} to {end:.4g}" for start, end in pairwise(bounds))
+def _numeric_histogram(bins: NumericBins, batch: IntArray) -> Histogram:
+    """Training (its sample) and batch shares over the fixed plot bins of :func:`.plot_edges`."""
+    edges = bins.plot_edges
+    labels = (
+        f"below {edges[0]:.4g}",
+        *(f"{start:.4g} to {end:.4g}" for start, end in pairwise(edges)),
+        f"{edges[-1]:.4g} and above",
+    )
     return Histogram(
         labels,
-        _rounded(statistics.shares(bin_counts(sample, edges))),
-        _rounded(statistics.shares(bin_counts(values, edges))),
+        _rounded(statistics.shares(bin_counts(bins.sample, edges))),
+        _rounded(statistics.shares(batch)),
     )
 
 
@@ -286,9 +284,3 @@ def _categorical_histogram(labels: list[str], reference: IntArray, batch: IntArr
 def _rounded(values: FloatArray) -> tuple[float, ...]:
     """Shares to 6 decimals: plenty for a plot, and a readable report file."""
     return tuple(float(value) for value in np.round(values, 6))
-
-
-def _listed(names: list[str], limit: int = 8) -> str:
-    """Names for a one-line message, the rest summarised as a count."""
-    shown = ", ".join(names[:limit])
-    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown

@@ -1,9 +1,12 @@
 """The drift statistics, vectorised over whole columns: PSI, Kolmogorov-Smirnov, chi-square.
 
-Every function works on sorted numpy arrays or on bin counts, so a batch of a
-million rows costs one sort per feature and a few binary searches, never a
-Python loop over rows. The reference side is what the training profile keeps
-(see :mod:`..data.profile`), so the raw training set is not needed after training.
+Every function works on counts (bins, categories, or batch values below the
+training sample's points) or makes them from a sorted column with binary
+searches, never a Python loop over rows. Counts of a batch's partitions add
+up to the whole batch's, so a batch too large for memory gets the same
+statistics as a small one. The reference side is what the training profile
+keeps (see :mod:`..data.profile`), so the raw training set is not needed
+after training.
 """
 
 import numpy as np
@@ -36,22 +39,36 @@ def psi(reference_counts: IntArray, batch_counts: IntArray) -> float:
     return float(np.sum((batch - reference) * np.log(batch / reference)))
 
 
-def ks_statistic(reference_sorted: FloatArray, batch_sorted: FloatArray) -> float:
+def ecdf_counts(sorted_values: FloatArray, points: FloatArray) -> tuple[IntArray, IntArray]:
+    """How many of ``sorted_values`` lie below each point, and at or below it.
+
+    Counts, not fractions: those of a batch's partitions add up to the whole
+    batch's, so :func:`ks_statistic` gives the same D on a batch counted in
+    pieces as on the batch in one piece.
+    """
+    return (
+        np.searchsorted(sorted_values, points, side="left").astype(np.int64),
+        np.searchsorted(sorted_values, points, side="right").astype(np.int64),
+    )
+
+
+def ks_statistic(
+    reference_sorted: FloatArray, batch_below: IntArray, batch_at_or_below: IntArray, batch_n: int
+) -> float:
     """Two-sample Kolmogorov-Smirnov D: the largest gap between the two empirical CDFs.
 
     Between two consecutive reference values the reference CDF is constant
     and the batch CDF only rises, so the gap is largest at an end of that
-    interval: evaluating both CDFs at each reference value and just below it
-    is exact (the same D as ``scipy.stats.ks_2samp``) and costs a binary
-    search per reference value instead of a merge of both samples.
+    interval: comparing both CDFs at each reference value and just below it
+    is exact (the same D as ``scipy.stats.ks_2samp``). On the batch side that
+    takes only the :func:`ecdf_counts` of the batch at the reference values,
+    never the batch values themselves.
     """
-    reference_n, batch_n = len(reference_sorted), len(batch_sorted)
-    gaps = [
-        np.searchsorted(reference_sorted, reference_sorted, side=side) / reference_n
-        - np.searchsorted(batch_sorted, reference_sorted, side=side) / batch_n
-        for side in ("left", "right")
-    ]
-    return float(max(np.abs(gaps[0]).max(), np.abs(gaps[1]).max()))
+    reference_n = len(reference_sorted)
+    reference_below, reference_at_or_below = ecdf_counts(reference_sorted, reference_sorted)
+    below = reference_below / reference_n - batch_below / batch_n
+    at_or_below = reference_at_or_below / reference_n - batch_at_or_below / batch_n
+    return float(max(np.abs(below).max(), np.abs(at_or_below).max()))
 
 
 def ks_pvalue(statistic: float, reference_n: int, batch_n: int) -> float:
