@@ -29,6 +29,7 @@ from .governance.commands import add_governance_commands
 from .monitoring.commands import add_drift_commands
 from .paths import ProjectPaths, find_project_root
 from .retrain_commands import add_retrain_commands
+from .scoring.commands import add_score_commands
 
 if TYPE_CHECKING:
     from .commands import Handler, Registrar
@@ -447,6 +448,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 #: The modules that add their own subcommands (and handlers) to the CLI, in help order.
 COMMAND_MODULES: tuple[Registrar, ...] = (
+    add_score_commands,
     add_drift_commands,
     add_retrain_commands,
     add_governance_commands,

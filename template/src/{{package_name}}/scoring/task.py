@@ -1,0 +1,173 @@
+"""Score one partition where it runs: read it, validate it, predict, write its part.
+
+:func:`score_partition` runs on a local worker process or a Dask worker. It
+reads its own rows (a Parquet partition is only a file name and row groups
+until then), opens the job's verified bundle once per worker process, and
+writes ``part-<index>.parquet`` into the job's staging directory; only the
+part's name and row count travel back. Every problem with the rows becomes one
+:class:`~..errors.DataValidationError` that starts with the partition's name.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..compute import ComputeError
+from ..data.partitions import Partition
+from ..data.schema import validate_feature_frame
+from ..errors import DataValidationError
+from ..models.base import SklearnClassifierStrategy
+from ..serving.bundle import open_bundle
+from ..serving.predictor import Predictor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Output columns besides the predictions: the input's row identity and the model's version.
+SOURCE, ROW, PREDICTION, MODEL_VERSION = "source", "row", "prediction", "model_version"
+PROBABILITY_PREFIX = "probability_"
+
+# One model per worker process, loaded by the first of the job's tasks it runs. A Dask
+# worker outlives the job, so opening another bundle drops the previous one.
+_loaded: dict[Path, Predictor] = {}
+_loading = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    """Score ``partition`` with the bundle at ``bundle``; write the part into ``parts``."""
+
+    partition: Partition
+    bundle: Path
+    parts: Path
+
+    def describe(self) -> str:
+        """How a failure names the task: the partition."""
+        return self.partition.describe()
+
+    @property
+    def part_name(self) -> str:
+        """The part's file name, ordered as the input's partitions."""
+        return f"part-{self.partition.index:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class WrittenPart:
+    """What a task hands back: which part it wrote, from which partition, how many rows."""
+
+    #: The part's file name; ``None`` for a partition with no rows (nothing written).
+    file: str | None
+    partition: str
+    rows: int
+
+
+def score_partition(task: ScoreTask) -> WrittenPart:
+    """Score ``task``'s partition and write its part.
+
+    A partition with no rows but the right columns writes nothing.
+
+    Raises:
+        DataValidationError: the partition is unreadable, lacks a feature, or holds a
+            value the model cannot take; the message starts with the partition's name.
+        ComputeError: this worker cannot see the job's staging directory.
+    """
+    if not task.parts.is_dir():
+        raise ComputeError(
+            f"{task.describe()}: the worker cannot see {task.parts}; the input, the output "
+            "and the project must be on a filesystem every worker shares"
+        )
+    predictor = _predictor(task.bundle)
+    partition = task.partition
+    try:
+        frame = partition.read()
+        table = scored_table(predictor, frame, partition)
+    except DataValidationError as exc:
+        raise DataValidationError(_named(partition, exc)) from None
+    if not table.num_rows:
+        return WrittenPart(None, partition.describe(), 0)
+    _write(table, task.parts, task.part_name)
+    return WrittenPart(task.part_name, partition.describe(), table.num_rows)
+
+
+def scored_table(predictor: Predictor, frame: pd.DataFrame, partition: Partition) -> pa.Table:
+    """The part's columns: row identity, prediction(s) and model version, for valid rows.
+
+    Raises:
+        DataValidationError: a feature column is missing or holds a non-numeric,
+            null or infinite value; or the model cannot score the rows.
+    """
+    model = predictor.model
+    features = [feature.name for feature in model.features]
+    if frame.empty and all(name in frame.columns for name in features):
+        return pa.table({})  # an empty partition (Spark writes them) scores as no rows
+    rows = validate_feature_frame(frame, features)
+    count = len(rows)
+    predictions = predictor.predict_batch(rows[features].to_numpy(dtype=np.float64))
+    columns: dict[str, Any] = {
+        SOURCE: pa.repeat(partition.name, count),
+        ROW: pa.array(np.arange(partition.first_row, partition.first_row + count)),
+        PREDICTION: pa.array(predictions),
+    }
+    columns |= _probabilities(predictor, rows)
+    columns[MODEL_VERSION] = pa.repeat(model.semver, count)
+    return pa.table(columns)
+
+
+def _probabilities(predictor: Predictor, rows: pd.DataFrame) -> dict[str, pa.Array]:
+    """``probability_<class>`` per class, when the model is a classifier that offers them."""
+    adapter = predictor.model.adapter
+    strategy = adapter.strategy
+    if not isinstance(strategy, SklearnClassifierStrategy):
+        return {}
+    try:
+        probabilities = strategy.predict_proba(rows[adapter.feature_names])
+    except (ValueError, TypeError) as exc:
+        raise DataValidationError(
+            f"The model cannot score these rows: {str(exc).splitlines()[0][:200]}"
+        ) from None
+    return {
+        f"{PROBABILITY_PREFIX}{label}": pa.array(probabilities[:, column])
+        for column, label in enumerate(strategy.classes)
+    }
+
+
+def _predictor(bundle: Path) -> Predictor:
+    """The bundle's model, opened (and verified) by the first task this process runs."""
+    with _loading:
+        predictor = _loaded.get(bundle)
+        if predictor is None:
+            _loaded.clear()
+            predictor = _loaded[bundle] = Predictor(open_bundle(bundle))
+        return predictor
+
+
+def _write(table: pa.Table, parts: Path, name: str) -> None:
+    """Write the part under a hidden name and rename it: a killed task leaves no half part.
+
+    A rerun of the task (Dask reruns a killed worker's tasks) replaces the part whole.
+    The file is opened exclusively, never creating directories: a task still running
+    after its job was cancelled fails here instead of recreating the staging directory.
+    """
+    staged = parts / f".{name}.{uuid.uuid4().hex}"
+    try:
+        with staged.open("xb") as handle:
+            pq.write_table(table, handle)
+        staged.replace(parts / name)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+
+
+def _named(partition: Partition, exc: DataValidationError) -> str:
+    """The error's message, starting with the partition's name."""
+    message = str(exc)
+    name = partition.describe()
+    return message if message.startswith(name) else f"{name}: {message}"
