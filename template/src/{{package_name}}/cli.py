@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .compute.local_cluster import add_cluster_commands
 from .errors import GateFailedError, ProjectError
 from .governance.commands import add_governance_commands
 from .monitoring.commands import add_drift_commands
@@ -452,6 +453,7 @@ COMMAND_MODULES: tuple[Registrar, ...] = (
     add_drift_commands,
     add_retrain_commands,
     add_governance_commands,
+    add_cluster_commands,
 )
 HANDLERS: dict[str, Handler] = {
     "validate": _validate,
