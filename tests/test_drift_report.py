@@ -1,7 +1,8 @@
 """`just drift` in a generated project: exit statuses, reports, tags, and the HTML in Chromium.
 
 The batches are the project's held-out rows (no drift), the same rows with
-three features moved by one standard deviation (drift), too few rows, and
+three features moved by one standard deviation (drift), those rows again as
+a directory of Parquet partitions (the same report), too few rows, and
 broken files. The HTML report is opened in headless Chromium through the
 DevTools protocol (over a pipe, stdlib only): the page must raise no console
 message, script exception or failed load, and a screenshot of it goes to
@@ -40,6 +41,9 @@ shifted = rows.copy()
 for name in {SHIFTED!r}:
     shifted[name] += shifted[name].std()
 shifted.to_parquet(out / "shifted.parquet")
+(out / "shifted-parts").mkdir()
+for index, (start, end) in enumerate([(0, 7), (7, 60), (60, len(shifted))]):
+    shifted.iloc[start:end].to_parquet(out / "shifted-parts" / f"part-{{index}}.parquet")
 rows.head(20).to_csv(out / "small.csv", index=False)
 rows.drop(columns=["mean_area"]).to_csv(out / "no-area.csv", index=False)
 (out / "rows.json").write_text("{{}}")
@@ -222,11 +226,18 @@ def test_drift_exit_statuses_reports_and_tags(
     assert tags["drift_check.batch_sha256"] == report["batch_sha256"]
     assert info["history"][-1]["action"] == "drift-check-failed"
 
+    parts = _drift(trained_project, str(batches / "shifted-parts"), "1.0.0")
+    assert parts.returncode == 1, parts.stderr
+    parts_html = _lines(parts.stdout)[0].rsplit("report ", 1)[1]
+    parts_report = json.loads((trained_project.path / parts_html).with_suffix(".json").read_text())
+    assert parts_report["batch"] == "shifted-parts"
+    assert parts_report["features"] == report["features"]
+
     for batch, message in (
         ("small.csv", "not enough data: 20 rows, at least 100 needed"),
         ("no-area.csv", "missing 1 feature column(s): mean_area"),
         ("rows.json", "unknown file type '.json'"),
-        ("absent.csv", "file not found"),
+        ("absent.csv", "absent.csv: not found"),
     ):
         refused = _drift(trained_project, str(batches / batch))
         assert refused.returncode == 2, (batch, refused.stdout, refused.stderr)
@@ -234,7 +245,7 @@ def test_drift_exit_statuses_reports_and_tags(
         assert error.startswith("error: ")
         assert message in error
     after = json.loads(trained_project.just("models", "info", "1.0.0").stdout)["tags"]
-    assert after["drift_check.batch_sha256"] == tags["drift_check.batch_sha256"]
+    assert after["drift_check.batch_sha256"] == parts_report["batch_sha256"]
 
 
 def test_the_exported_bundle_carries_the_verified_profile(
