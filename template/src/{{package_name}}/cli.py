@@ -31,6 +31,7 @@ from .monitoring.commands import add_drift_commands
 from .paths import ProjectPaths, find_project_root
 from .retrain_commands import add_retrain_commands
 from .scoring.commands import add_score_commands
+from .tuning.commands import add_tune_commands
 
 if TYPE_CHECKING:
     from .commands import Handler, Registrar
@@ -449,6 +450,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 #: The modules that add their own subcommands (and handlers) to the CLI, in help order.
 COMMAND_MODULES: tuple[Registrar, ...] = (
+    add_tune_commands,
     add_score_commands,
     add_drift_commands,
     add_retrain_commands,
