@@ -486,7 +486,7 @@ def _report_status(cluster: LocalCluster, where: str) -> int:
     scheduler = "running" if any(p.name == "scheduler" for p in alive) else "NOT running"
     joined = sum(process in alive for process in workers)
     print(
-        f"Dask cluster at {cluster.address()}: scheduler {scheduler}, "
+        f"Dask cluster at {cluster.address() or 'an unknown address'}: scheduler {scheduler}, "
         f"{joined} of {len(workers)} workers running"
     )
     return 0 if len(alive) == len(processes) else EXIT_NOT_RUNNING
