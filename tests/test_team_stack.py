@@ -393,7 +393,10 @@ def test_compose_file_is_a_pinned_valid_team_stack(tmp_path: Path) -> None:
 
     compose = yaml.safe_load(compose_file.read_text())
     services: dict[str, dict[str, Any]] = compose["services"]
-    assert set(services) == {"postgres", "minio", "create-buckets", "mlflow", "serving"}
+    assert set(services) == {
+        *("postgres", "minio", "create-buckets", "mlflow", "serving"),
+        *("dask-scheduler", "dask-worker"),  # profile "dask": tests/test_dask_infra.py
+    }
     for name, service in services.items():
         image = str(service["image"])
         if name == "serving":  # the tag `just docker` gives, passed in by `just stack-up`
@@ -420,10 +423,14 @@ def test_compose_file_is_a_pinned_valid_team_stack(tmp_path: Path) -> None:
         for key, value in (service.get("environment") or {}).items():
             if re.search(r"PASSWORD|SECRET|_KEY|_USER", key):
                 assert re.fullmatch(r"\$\{[A-Z_]+:-[^}]*\}", str(value)), (name, key, value)
-    # Named volumes only, and every published port on loopback.
+    # Named volumes only (Dask workers bind the project itself: tasks open the driver's
+    # paths), and every published port on loopback.
     assert set(compose["volumes"]) == {"postgres-data", "minio-data"}
-    for service in services.values():
+    for name, service in services.items():
         for mount in service.get("volumes", []):
+            if name == "dask-worker":
+                assert mount == {"type": "bind", "source": ".", "target": "${PWD}"}, mount
+                continue
             assert mount.split(":", 1)[0] in compose["volumes"], mount
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), port

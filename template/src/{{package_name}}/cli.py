@@ -61,9 +61,18 @@ def _validate(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> 
             f"{', '.join(available_datasets())}."
         )
     build_model(params.task, params.model)
+    search = params.search
+    if search.method != "none":
+        from .tuning.space import check_candidates, grid, random_draws  # noqa: PLC0415
+
+        # A grid is checked whole; random and optuna candidates by a seeded sample.
+        sample = grid(search) if search.method == "grid" else random_draws(search)
+        check_candidates(params.task, params.model, sample)
+    tuned = "" if search.method == "none" else f", tuned by {search.method} search"
     print(
         f"{paths.params.name} is valid: {params.task} on {params.data.dataset}, "
-        f"model {params.model.kind}, gates {', '.join(sorted(params.gates.thresholds())) or '-'}"
+        f"model {params.model.kind}{tuned}, "
+        f"gates {', '.join(sorted(params.gates.thresholds())) or '-'}"
     )
     return 0
 

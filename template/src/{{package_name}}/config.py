@@ -272,12 +272,12 @@ class SearchConfig(_Strict):
                     where = ".".join(str(part) for part in first["loc"])
                     detail = first["msg"].removeprefix("Value error, ")
                     raise ValueError(
-                        f"{name}: {where + ': ' if where else ''}{detail} (a range is "
-                        "{low, high, log})"
+                        f"{name}: {where + ': ' if where else ''}{detail} (a range has low, "
+                        "high and optionally log)"
                     ) from None
             elif not isinstance(values, list | SearchRange):
                 raise ValueError(
-                    f"{name}: {values!r} is neither a list of values nor a range {{low, high, log}}"
+                    f"{name}: {values!r} is neither a list of values nor a range with low and high"
                 )
             else:
                 read[name] = values

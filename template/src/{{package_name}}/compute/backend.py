@@ -153,11 +153,17 @@ def single_threaded(function: Callable[..., Any], item: Any, shared: object = No
     from threadpoolctl import threadpool_limits  # noqa: PLC0415 - scikit-learn's dependency
 
     with threadpool_limits(limits=1):
-        if shared is None:
-            return function(item)
-        if isinstance(shared, Stashed):
-            shared = shared.load()
-        return function(shared, item)
+        try:
+            if shared is None:
+                return function(item)
+            if isinstance(shared, Stashed):
+                shared = shared.load()
+            return function(shared, item)
+        except ProjectError as exc:
+            # The message says it all; the chained library errors and the traceback would
+            # only travel back from a worker (and some do not survive pickling).
+            exc.__cause__ = exc.__context__ = None
+            raise exc.with_traceback(None) from None
 
 
 @dataclass(frozen=True)

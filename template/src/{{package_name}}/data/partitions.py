@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataValidationError
-from .batch import ACCEPTED, read_batch
+from .batch import ACCEPTED
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv",)
@@ -44,9 +44,10 @@ class Partition:
         """How an error names the partition: the file, and which rows when it is split."""
         if self.rows is not None:
             return f"{self.name} rows {self.first_row}-{self.first_row + len(self.rows) - 1}"
-        if self.row_groups is not None:
-            return f"{self.name} row groups {self.row_groups[0]}-{self.row_groups[-1]}"
-        return self.name
+        if self.row_groups is None:
+            return self.name
+        first, last = self.row_groups[0], self.row_groups[-1]
+        return f"{self.name} row group {first}" + (f"-{last}" if last != first else "")
 
     def read(self) -> pd.DataFrame:
         """The partition's rows.
@@ -56,12 +57,12 @@ class Partition:
         """
         if self.rows is not None:
             return self.rows
-        if self.row_groups is None:
-            return read_batch(self.source)
         import pyarrow.parquet as pq  # noqa: PLC0415 - the lifecycle extra's reader
 
         try:
-            table = pq.ParquetFile(self.source).read_row_groups(list(self.row_groups))
+            parquet = pq.ParquetFile(self.source)
+            groups = self.row_groups
+            table = parquet.read() if groups is None else parquet.read_row_groups(list(groups))
         except (OSError, ValueError) as exc:
             raise DataValidationError(
                 f"{self.describe()}: not readable as Parquet ({_first_line(exc)})"
@@ -152,7 +153,8 @@ def _parquet_partitions(
         groups.append(group)
         rows += metadata.row_group(group).num_rows
         if rows >= rows_per_partition or group == metadata.num_row_groups - 1:
-            yield Partition(index, source, name, first_row, row_groups=tuple(groups))
+            whole = first_row == 0 and group == metadata.num_row_groups - 1
+            yield Partition(index, source, name, first_row, None if whole else tuple(groups))
             index += 1
             first_row += rows
             groups, rows = [], 0
