@@ -110,13 +110,12 @@ class BatchCounts:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class PartitionTask:
-    """One partition to count, how errors name it, and the bins to count into."""
+    """One partition to count, and how errors name it."""
 
     partition: Partition
     where: str
-    layout: Layout
 
     def describe(self) -> str:
         """The partition as a failed task's message names it."""
@@ -183,17 +182,18 @@ def count_frame(layout: Layout, frame: pd.DataFrame, where: str) -> BatchCounts:
     )
 
 
-def count_partition(task: PartitionTask) -> BatchCounts:
+def count_partition(layout: Layout, task: PartitionTask) -> BatchCounts:
     """The compute task: read one partition where it runs and count it; only counts travel."""
-    return count_frame(task.layout, task.partition.read(), task.where)
+    return count_frame(layout, task.partition.read(), task.where)
 
 
 def count_batch(layout: Layout, path: Path, compute: ComputeConfig) -> BatchCounts:
     """Count a CSV/Parquet file or a directory of Parquet files, partition by partition.
 
-    Partitions are counted on the compute backend and summed as they come
-    back, in order; a batch of one partition is counted in this process,
-    because starting workers would take longer than counting it.
+    Partitions are counted on the compute backend, the layout sent to each
+    worker once, and summed as they come back, in order; a batch of one
+    partition is counted in this process, because starting workers would
+    take longer than counting it.
 
     Raises:
         DataValidationError: the input is missing, unreadable or has no rows, or a
@@ -202,14 +202,16 @@ def count_batch(layout: Layout, path: Path, compute: ComputeConfig) -> BatchCoun
     """
     folder = path if path.is_dir() else path.parent
     tasks = (
-        PartitionTask(partition, str(folder / partition.describe()), layout)
+        PartitionTask(partition, str(folder / partition.describe()))
         for partition in partitions(path, compute.partition_rows)
     )
     head = list(islice(tasks, 2))
     if len(head) < 2:  # noqa: PLR2004 - one partition, or an error raised by now
-        return _total(map(count_partition, head), path)
+        return _total((count_partition(layout, task) for task in head), path)
     with open_backend(compute) as backend:
-        counted = backend.map(count_partition, chain(head, tasks), label=PartitionTask.describe)
+        counted = backend.map(
+            count_partition, chain(head, tasks), label=PartitionTask.describe, shared=layout
+        )
         return _total(counted, path)
 
 
