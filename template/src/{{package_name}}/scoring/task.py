@@ -88,7 +88,7 @@ def score_partition(task: ScoreTask) -> WrittenPart:
     partition = task.partition
     try:
         frame = partition.read()
-        table = scored_table(predictor, frame, partition)
+        table = _scored_table(predictor, frame, partition)
     except DataValidationError as exc:
         raise DataValidationError(_named(partition, exc)) from None
     if not table.num_rows:
@@ -97,7 +97,7 @@ def score_partition(task: ScoreTask) -> WrittenPart:
     return WrittenPart(task.part_name, partition.describe(), table.num_rows)
 
 
-def scored_table(predictor: Predictor, frame: pd.DataFrame, partition: Partition) -> pa.Table:
+def _scored_table(predictor: Predictor, frame: pd.DataFrame, partition: Partition) -> pa.Table:
     """The part's columns: row identity, prediction(s) and model version, for valid rows.
 
     Raises:
