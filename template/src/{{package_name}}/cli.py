@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 EXIT_USAGE_ERROR = 2
 EXIT_GATE_FAILED = 3
+#: As shells report a command ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 STAGE_WORDS = {
     "production": "in production (@champion)",
     "staging": "in staging (@challenger)",
@@ -503,3 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE_ERROR
+    except KeyboardInterrupt:
+        # Every command cleans up on its way out (staged outputs, workers); no traceback.
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

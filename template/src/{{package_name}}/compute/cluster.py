@@ -9,6 +9,7 @@ by the scheduler; only a task that keeps killing workers fails the job.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5
 #: Seconds to wait for a reachable scheduler to have at least one worker.
 WORKER_TIMEOUT = 30
+#: Items larger than this (``sys.getsizeof``) are scattered to a worker, not embedded in
+#: the task: Dask warns about, and its scheduler copies, large task graphs.
+LARGE_ITEM = 1 << 20
 
 
 class DaskBackend(ComputeBackend):
@@ -52,6 +56,11 @@ class DaskBackend(ComputeBackend):
         """
         from distributed import Client, LocalCluster  # noqa: PLC0415
 
+        # Dask logs its start-up and connections at INFO on its own loggers; show them only
+        # when this command logs at INFO too (`--verbose`).
+        logging.getLogger("distributed").setLevel(
+            max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+        )
         if address is None:
             cluster = LocalCluster(
                 n_workers=config.workers,
@@ -59,7 +68,8 @@ class DaskBackend(ComputeBackend):
                 processes=True,
                 memory_limit=config.memory_per_task,
                 host="127.0.0.1",
-                dashboard_address=None,
+                # No dashboard, and the scheduler's HTTP server on a free loopback port.
+                dashboard_address="127.0.0.1:0",
                 silence_logs=logging.CRITICAL,
             )
             client = Client(cluster, set_as_default=False)
@@ -88,8 +98,10 @@ class DaskBackend(ComputeBackend):
     def _submit(
         self, function: Callable[..., Result], item: Item, shared: object
     ) -> TaskFuture[Result]:
+        # A CSV chunk (MBs) goes straight to a worker, not through the scheduler's graph.
+        payload = self._client.scatter(item) if _size(item) > LARGE_ITEM else item
         future: TaskFuture[Result] = self._client.submit(
-            single_threaded, function, item, shared, pure=False
+            single_threaded, function, payload, shared, pure=False
         )
         return future
 
@@ -116,3 +128,9 @@ class DaskBackend(ComputeBackend):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+def _size(item: object) -> int:
+    """Bytes of an item and of its fields (a task dataclass holding a CSV chunk)."""
+    fields = vars(item).values() if hasattr(item, "__dict__") else ()
+    return sys.getsizeof(item) + sum(sys.getsizeof(value) for value in fields)

@@ -40,6 +40,11 @@ class Partition:
     #: CSV: the rows, already read by the driver.
     rows: pd.DataFrame | None = None
 
+    def __sizeof__(self) -> int:
+        """Bytes it carries: a CSV chunk's rows, or next to nothing for a Parquet partition."""
+        rows = 0 if self.rows is None else int(self.rows.memory_usage(index=True).sum())
+        return object.__sizeof__(self) + rows
+
     def describe(self) -> str:
         """How an error names the partition: the file, and which rows when it is split."""
         if self.rows is not None:
