@@ -3,9 +3,9 @@
 It stands on ``registry/`` (which version may run where), ``config``,
 ``paths`` and ``errors``, never on ``pipeline/`` or ``serving/``: deploying
 only needs to know which image runs which version, not how it was trained or
-served. Kustomize and kubectl are optional on the machine: the manifests are
-rendered here, in Python, from the same Kustomize tree that ``kubectl apply -k``
-reads, and applied only when kubectl has a cluster to talk to.
+served. kubectl is the one tool it needs: ``kubectl kustomize`` (Kustomize,
+bundled in kubectl) renders the manifests from ``infra/`` without a cluster,
+and they are applied only when kubectl has a cluster to talk to.
 """
 
 from ..errors import ProjectError

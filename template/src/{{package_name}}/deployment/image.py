@@ -54,8 +54,3 @@ def tag_for(record: VersionRecord) -> str:
             "tag <semver>-<git sha>; retrain it in a git checkout (just pipeline --force)."
         )
     return f"{record.semver}-{sha[:SHA_LENGTH]}"
-
-
-def reference(repository: str, record: VersionRecord) -> str:
-    """The full image reference a version's manifests run."""
-    return f"{check_repository(repository)}:{tag_for(record)}"

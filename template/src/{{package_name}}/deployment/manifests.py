@@ -1,11 +1,13 @@
-"""The manifests of one deployment: a kustomization over an overlay, and what it renders.
+"""The manifests of one deployment: a kustomization over an overlay, rendered by kubectl.
 
 Each deployment writes a small kustomization next to its rendered output:
 it points at ``infra/overlays/<environment>`` and sets only what varies per
 deployment (the image tag, the model version label and, in production, the
-traffic percent). So ``kubectl apply -k build/deploy/<environment>`` and
-``kubectl apply -f .../manifests.yaml`` apply the same objects, and a review
-of ``infra/`` is a review of every deployment.
+traffic percent). ``kubectl kustomize`` renders it, so ``manifests.yaml`` is
+what ``kubectl apply -k build/deploy/<environment>`` would apply, by
+construction, and a review of ``infra/`` is a review of every deployment.
+The rendered objects are then checked for the one thing Kustomize cannot
+know: that the model server runs this deployment's image.
 """
 
 import json
@@ -16,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from . import DeploymentError
-from .kustomize import Document, render_kustomization, split_image
+from . import DeploymentError, kubectl
+from .output import DeployFolder
 from .policy import Environment
 
 #: The image name in ``infra/base``; every deployment replaces it with its own image.
@@ -32,8 +34,14 @@ class Plan:
 
     environment: Environment
     version: str
-    image: str
+    repository: str
+    tag: str
     canary: int | None
+
+    @property
+    def image(self) -> str:
+        """The full image reference the model server runs."""
+        return f"{self.repository}:{self.tag}"
 
     @property
     def traffic(self) -> int:
@@ -48,13 +56,12 @@ def overlay_dir(root: Path, environment: Environment) -> Path:
 
 def kustomization(plan: Plan, *, directory: Path, overlay: Path) -> dict[str, Any]:
     """The kustomization, living in ``directory``, that deploys ``plan`` over ``overlay``."""
-    name, tag, _ = split_image(plan.image)
     data: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [Path(os.path.relpath(overlay, directory)).as_posix()],
         "labels": [{"pairs": {"app.kubernetes.io/version": plan.version}}],
-        "images": [{"name": PLACEHOLDER_IMAGE, "newName": name, "newTag": tag}],
+        "images": [{"name": PLACEHOLDER_IMAGE, "newName": plan.repository, "newTag": plan.tag}],
     }
     if plan.environment == "production":
         # `add` sets the member whether or not the overlay declares it.
@@ -68,40 +75,52 @@ def kustomization(plan: Plan, *, directory: Path, overlay: Path) -> dict[str, An
     return data
 
 
-def render(plan: Plan, *, directory: Path, root: Path) -> tuple[str, str]:
-    """The kustomization and the rendered multi-document YAML, as file contents.
+def render(plan: Plan, *, folder: DeployFolder, kubectl_path: str) -> tuple[str, str]:
+    """The kustomization and what ``kubectl kustomize`` renders of it, as file contents.
+
+    The kustomization is rendered from a scratch sibling of ``folder``: nothing in it
+    is written here, so a refusal leaves the previous deployment intact.
 
     Raises:
-        DeploymentError: ``infra/`` cannot be rendered, or no container runs the image.
+        DeploymentError: the overlay is missing, kubectl cannot render it, or no
+            container runs the image.
     """
+    root = folder.root
     overlay = overlay_dir(root, plan.environment)
+    source = overlay.relative_to(root).as_posix()
     if not overlay.is_dir():
         raise DeploymentError(
-            f"{overlay.relative_to(root).as_posix()} is missing; restore infra/ from the "
-            "template (copier update) or add the overlay."
+            f"{source} is missing; restore infra/ from the template (copier update) or add "
+            "the overlay."
         )
-    data = kustomization(plan, directory=directory, overlay=overlay)
-    documents = render_kustomization(data, directory, root=root)
-    _check_image(documents, plan.image)
-    where = directory.relative_to(root).as_posix()
+    where = folder.shown(folder.directory)
     summary = f"{plan.version} in {plan.environment} at {plan.traffic}% of the traffic"
     kustomization_text = _header(
         f"Written by `just deploy`: {summary}. Regenerated on every deploy: do not edit.",
-        f"kubectl apply -k {where}  (kubectl kustomize {where} shows the same as manifests.yaml)",
-    ) + yaml.safe_dump(data, sort_keys=False)
-    manifests_text = _header(
-        f"Rendered by `just deploy` from infra/overlays/{plan.environment}: {summary}.",
-        f"kubectl apply -f {where}/manifests.yaml",
-    ) + "---\n".join(yaml.safe_dump(document, sort_keys=False) for document in documents)
+        f"kubectl apply -k {where}  (kubectl kustomize {where} renders manifests.yaml)",
+    ) + yaml.safe_dump(
+        kustomization(plan, directory=folder.directory, overlay=overlay), sort_keys=False
+    )
+    with folder.scratch() as scratch:
+        (scratch / "kustomization.yaml").write_text(kustomization_text, encoding="utf-8")
+        rendered = kubectl.kustomize(kubectl_path, scratch, source=source)
+    _check_image(rendered, plan.image)
+    manifests_text = (
+        _header(
+            f"Rendered by `kubectl kustomize {where}` from {source}: {summary}.",
+            f"kubectl apply -f {where}/manifests.yaml",
+        )
+        + rendered
+    )
     return kustomization_text, manifests_text
 
 
-def _check_image(documents: list[Document], image: str) -> None:
+def _check_image(rendered: str, image: str) -> None:
     """Every model-server container must end up on the image; none may keep the placeholder."""
     images = [
         container.get("image")
-        for document in documents
-        if document.get("kind") == "InferenceService"
+        for document in yaml.safe_load_all(rendered)
+        if isinstance(document, dict) and document.get("kind") == "InferenceService"
         for container in document.get("spec", {}).get("predictor", {}).get("containers", [])
     ]
     if image not in images or PLACEHOLDER_IMAGE in images:

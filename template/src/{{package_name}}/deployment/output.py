@@ -4,15 +4,21 @@
 ``just deploy`` of that environment: ``kustomization.yaml`` (for
 ``kubectl apply -k``), ``manifests.yaml`` (what is applied) and
 ``deployment.json``: which version, image and traffic percent, when, by
-whom, and whether kubectl applied it. The record is what tells
-``just rollback`` that this checkout deploys production, so the restored
-champion is deployed too. It lives with the build outputs, not in the
-registry: it describes this checkout's last deployment, not a property of
-a model version (``just clean`` removes it with the rest of ``build/``).
-Paths in it are relative, so a moved project keeps working.
+whom, and whether kubectl applied it. A deployment is rendered in a
+scratch sibling of that folder first (:meth:`DeployFolder.scratch`), so a
+refused or failed render leaves the previous deployment's files as they
+were. The record is what tells ``just rollback`` that this checkout deploys
+production, so the restored champion is deployed too. It lives with the
+build outputs, not in the registry: it describes this checkout's last
+deployment, not a property of a model version (``just clean`` removes it
+with the rest of ``build/``). Paths in it are relative, so a moved project
+keeps working.
 """
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +73,19 @@ class DeployFolder:
     def shown(self, path: Path) -> str:
         """``path`` relative to the project, as commands print and records store it."""
         return path.relative_to(self.root).as_posix()
+
+    @contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """An empty folder beside :attr:`directory`, removed on exit.
+
+        At the same depth, a kustomization written there reaches ``infra/`` by the same
+        relative path as one written in :attr:`directory`: the render is of the very file
+        that is kept, yet nothing in :attr:`directory` changes until it succeeded.
+        """
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{self.environment}-render-"
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=self.directory.parent) as scratch:
+            yield Path(scratch)
 
     def read_record(self) -> DeploymentRecord | None:
         """The last deployment recorded here, if any.

@@ -2,11 +2,11 @@
 
 Everything that can refuse runs before anything is written: the version is
 resolved in the registry, its environment checked (:mod:`.policy`), the image
-named (:mod:`.image`) and the manifests rendered in memory
-(:mod:`.manifests`). Only then are the files written, applied when kubectl
-has a cluster (:mod:`.kubectl`), and the deployment recorded (:mod:`.output`).
-A failed apply leaves the previous record in place, so the record always
-names the last deployment that went through.
+named (:mod:`.image`), kubectl found and the manifests rendered by it in a
+scratch folder (:mod:`.manifests`). Only then are the files written, applied
+when kubectl has a cluster (:mod:`.kubectl`), and the deployment recorded
+(:mod:`.output`). A failed apply leaves the previous record in place, so the
+record always names the last deployment that went through.
 """
 
 from collections.abc import Callable
@@ -24,7 +24,7 @@ from . import DeploymentError, image, kubectl, manifests, policy
 from .output import DeployFolder, DeploymentRecord
 from .policy import ENVIRONMENTS, Environment
 
-FindCluster = Callable[[], tuple[kubectl.Cluster | None, str]]
+FindCluster = Callable[[str], tuple[kubectl.Cluster | None, str]]
 
 
 class Registry(Protocol):
@@ -96,11 +96,12 @@ def deploy(
     """Deploy version ``ref`` (``1.2.0``, ``@champion``) to ``environment``.
 
     ``if_deployed`` redeploys only where a deployment is already recorded
-    (``just rollback`` uses it); ``apply=False`` renders without kubectl;
+    (``just rollback`` uses it); ``apply=False`` renders and never applies;
     ``find_cluster`` replaces :func:`.kubectl.find_cluster` (tests).
 
     Raises:
-        DeploymentError: the version may not run there, or an option or ``infra/`` is invalid.
+        DeploymentError: the version may not run there, an option is invalid, kubectl
+            is missing or cannot render ``infra/``, or the apply failed.
         GateFailedError: a challenger canary fails a production gate.
         ModelNotFoundError: ``ref`` names no version.
     """
@@ -114,11 +115,12 @@ def deploy(
     record = registry.get(ref)
     holders = policy.Holders(registry.by_alias(CHAMPION), registry.by_alias(CHALLENGER))
     policy.admit(record, env, percent, holders, lambda: registry.check(record, "production"))
-    plan = manifests.Plan(env, record.semver, image.reference(repository, record), percent)
-    kustomization, rendered = manifests.render(plan, directory=folder.directory, root=root)
+    plan = manifests.Plan(env, record.semver, repository, image.tag_for(record), percent)
+    kubectl_path = kubectl.locate()
+    kustomization, rendered = manifests.render(plan, folder=folder, kubectl_path=kubectl_path)
 
     cluster, not_applied = (
-        (find_cluster or kubectl.find_cluster)() if apply else (None, "render only")
+        (find_cluster or kubectl.find_cluster)(kubectl_path) if apply else (None, "render only")
     )
     folder.write_manifests(kustomization, rendered)
     output = kubectl.apply(cluster, folder.manifests, cwd=root) if cluster else []
