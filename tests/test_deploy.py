@@ -11,10 +11,12 @@ a rollback) is validated against two sets of published schemas, offline:
   around them. Every KServe object is closed (``additionalProperties: false``),
   as kubectl's strict field validation rejects an unknown field.
 
-Where the machine has kubectl, its own kustomize must render the written
-kustomization to the same objects as ``manifests.yaml``. No cluster can exist
-here: a fake ``kubectl`` (a shell script recording its arguments and a copy of
-what it was asked to apply) stands in for one.
+``just deploy`` renders with ``kubectl kustomize``, so these tests need kubectl
+(no cluster): the written kustomization must render again to ``manifests.yaml``,
+and without kubectl on PATH the command must say so in one line and write
+nothing. No cluster can exist here: a fake ``kubectl`` (a shell script
+recording its arguments and a copy of what it was asked to apply, handing
+``kustomize`` to the real kubectl) stands in for one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ DEPLOY = Path("build") / "deploy"
 HOSTILE = ("1.0.0'; touch PWNED; '", "$(touch PWNED)", "`touch PWNED`", "../../etc/passwd", "-h")
 # Tools a recipe needs when PATH must not hold kubectl (uv and just come from the template's venv).
 TOOLS = ("bash", "sh", "git", "env")
+KUBECTL = shutil.which("kubectl")
+NO_KUBECTL = "the template suite needs kubectl: `just deploy` renders with `kubectl kustomize`"
 #: Types the KServe SDK names without generating a model for (deep inside autoScaling
 #: metrics, which the manifests do not use): left unconstrained.
 SDK_UNGENERATED = frozenset({"V1beta1MetricQuantity"})
@@ -164,12 +168,12 @@ def _validated(project: InstalledProject, environment: str) -> dict[str, Any]:
     documents = _documents(folder / "manifests.yaml")
     for document in documents:
         assert not _schema_errors(document), _schema_errors(document)
-    real_kubectl = shutil.which("kubectl")
-    if real_kubectl:  # its bundled kustomize renders the written kustomization the same
-        built = subprocess.run(
-            [real_kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=True
-        ).stdout
-        assert [d for d in yaml.safe_load_all(built) if d] == documents
+    assert KUBECTL, NO_KUBECTL
+    # The kustomization kept beside the manifests renders to them again (what `apply -k` applies).
+    built = subprocess.run(
+        [KUBECTL, "kustomize", str(folder)], capture_output=True, text=True, check=True
+    ).stdout
+    assert [d for d in yaml.safe_load_all(built) if d] == documents
     (service,) = [d for d in documents if d["kind"] == "InferenceService"]
     return service
 
@@ -220,14 +224,26 @@ def _path_without_kubectl(tmp_path: Path) -> str:
     return str(bin_dir)
 
 
+def _no_context(tmp_path: Path) -> str:
+    """A kubeconfig without a current context: the real kubectl renders, and finds no cluster."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    return str(kubeconfig)
+
+
 def _fake_kubectl(tmp_path: Path) -> tuple[str, Path]:
-    """A kubectl that records its arguments and keeps a copy of what it applies."""
+    """A kubectl that records its arguments and keeps a copy of what it applies.
+
+    ``kubectl kustomize`` needs no cluster: the real kubectl renders, unrecorded.
+    """
+    assert KUBECTL, NO_KUBECTL
     bin_dir = tmp_path / "fake-kubectl"
     bin_dir.mkdir()
     log = bin_dir / "calls.log"
     script = bin_dir / "kubectl"
     script.write_text(
         "#!/bin/sh\n"
+        f'case "$1" in kustomize) exec "{KUBECTL}" "$@" ;; esac\n'
         f'printf "%s\\n" "$*" >> "{log}"\n'
         'case "$*" in\n'
         '  *"config current-context"*) echo fake-cluster ;;\n'
@@ -240,9 +256,14 @@ def _fake_kubectl(tmp_path: Path) -> tuple[str, Path]:
 
 
 def _just(
-    project: InstalledProject, *args: str, path: str, check: bool = True
+    project: InstalledProject, *args: str, path: str, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return run(["just", *args], project.path, check=check, PATH=path)
+    return run(["just", *args], project.path, check=check, PATH=path, **env)
+
+
+def _snapshot(folder: Path) -> dict[Path, bytes | None]:
+    """Every file (its bytes) and folder (None) under ``folder``: what a refusal must not touch."""
+    return {p: p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
 
 
 def _lineage_sha(project: InstalledProject, version: str) -> str:
@@ -250,19 +271,38 @@ def _lineage_sha(project: InstalledProject, version: str) -> str:
     return str(info["lineage"]["git_sha"])
 
 
-def test_deploy_renders_valid_manifests_and_says_how_to_apply_them(
+def test_deploy_without_kubectl_says_so_in_one_line_and_writes_nothing(
     trained_project: InstalledProject, tmp_path: Path
 ) -> None:
     no_kubectl = _path_without_kubectl(tmp_path)
+    before = _snapshot(trained_project.path / DEPLOY)
+    result = _just(trained_project, "deploy", "1.0.0", "", "staging", path=no_kubectl, check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: kubectl")]
+    assert errors == [
+        "error: kubectl not found on PATH: `just deploy` renders the manifests with `kubectl "
+        "kustomize` (no cluster needed); install kubectl (https://kubernetes.io/docs/tasks/tools/) "
+        "and deploy again."
+    ]
+    assert _snapshot(trained_project.path / DEPLOY) == before
+
+
+def test_deploy_renders_valid_manifests_and_says_how_to_apply_them(
+    trained_project: InstalledProject, tmp_path: Path
+) -> None:
+    path = os.environ["PATH"]
+    kubeconfig = _no_context(tmp_path)
     # 1.0.0 is the champion or the challenger (which passes the production gates): both may
     # run in staging and as a production canary.
-    staging = _just(trained_project, "deploy", "1.0.0", "", "staging", path=no_kubectl)
+    staging = _just(
+        trained_project, "deploy", "1.0.0", "", "staging", path=path, KUBECONFIG=kubeconfig
+    )
     assert (
-        "kubectl not found: manifests written to build/deploy/staging/manifests.yaml"
-        in staging.stdout
+        "kubectl has no current context: manifests written to "
+        "build/deploy/staging/manifests.yaml" in staging.stdout
     )
     assert "kubectl apply -f build/deploy/staging/manifests.yaml" in staging.stdout
-    canary = _just(trained_project, "deploy", "1.0.0", "25", path=no_kubectl)
+    canary = _just(trained_project, "deploy", "1.0.0", "25", path=path, KUBECONFIG=kubeconfig)
     assert "canary: 25% of the traffic, the previous ready revision keeps 75%" in canary.stdout
 
     tag = f"1.0.0-{_lineage_sha(trained_project, '1.0.0')[:7]}"
@@ -305,8 +345,7 @@ def test_hostile_or_wrong_arguments_are_refused_and_change_nothing(
     trained_project: InstalledProject, tmp_path: Path
 ) -> None:
     path, log = _fake_kubectl(tmp_path)
-    deploy_dir = trained_project.path / DEPLOY
-    before = {p: p.read_bytes() for p in deploy_dir.rglob("*") if p.is_file()}
+    before = _snapshot(trained_project.path / DEPLOY)
     attempts = [
         *((version,) for version in HOSTILE),
         ("9.9.9",),
@@ -323,7 +362,7 @@ def test_hostile_or_wrong_arguments_are_refused_and_change_nothing(
         assert errors, (attempt, result.stderr)
     assert not list(trained_project.path.glob("PWNED*"))
     assert not log.exists()  # kubectl was never even asked for its context
-    assert {p: p.read_bytes() for p in deploy_dir.rglob("*") if p.is_file()} == before
+    assert _snapshot(trained_project.path / DEPLOY) == before
     refused = _just(trained_project, "deploy", "1.0.0", "abc", path=path, check=False)
     assert "use a whole number from 1 to 99" in refused.stderr
 
