@@ -44,7 +44,7 @@ class DeployResult:
     folder: DeployFolder
     record: DeploymentRecord | None
     model: str = ""
-    #: Why nothing was applied (kubectl missing, no context, render only); empty if applied.
+    #: Why nothing was applied (no current context, render only); empty if applied.
     not_applied: str = ""
     kubectl_output: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
