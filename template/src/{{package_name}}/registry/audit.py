@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
+from ..errors import RegistryError
 from .records import AUDIT_PREFIX, AuditEvent
 
 #: Actions that write an event; ``displace`` is the champion or challenger a move pushed out.
@@ -27,6 +28,8 @@ ACTIONS = (
     "drift-check-failed",
 )
 _SEQUENCE_DIGITS = 12
+#: Longest ``--reason`` accepted: it is stored in a registry tag.
+MAX_REASON_LENGTH = 1000
 
 
 def current_user() -> str:
@@ -53,6 +56,19 @@ def event(
         to_stage=to_stage,
         reason=reason,
     )
+
+
+def check_reason(reason: str) -> None:
+    """Refuse a reason too long to store, before anything changes.
+
+    Raises:
+        RegistryError: longer than :data:`MAX_REASON_LENGTH`.
+    """
+    if len(reason) > MAX_REASON_LENGTH:
+        raise RegistryError(
+            f"--reason is {len(reason)} characters; the registry keeps at most "
+            f"{MAX_REASON_LENGTH}. Shorten it (link to a document for details)."
+        )
 
 
 def _order(key: str) -> tuple[int, str]:

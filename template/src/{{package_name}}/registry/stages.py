@@ -9,9 +9,11 @@ a displaced challenger goes back to development.
 """
 
 from dataclasses import dataclass
+from typing import cast, get_args
 
 from ..config import Stage
 from ..errors import RegistryError
+from .records import VersionRecord
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -36,6 +38,17 @@ class Move:
     from_stage: Stage
     to_stage: Stage
     action: str
+
+
+def stage_of(record: VersionRecord) -> Stage:
+    """The stage ``record``'s tag names.
+
+    Raises:
+        RegistryError: the tag names no stage (edited by hand, or by another tool).
+    """
+    if record.stage not in get_args(Stage):
+        raise RegistryError(f"Version {record.semver} has an unknown stage tag {record.stage!r}.")
+    return cast("Stage", record.stage)
 
 
 def promotion_target(stage: Stage, to: str) -> Stage:
