@@ -134,28 +134,27 @@ def _register(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> 
 
 
 def _predict(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
-    from .data.batch import read_batch  # noqa: PLC0415
-    from .data.schema import validate_feature_frame  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from .data.batch import feature_frame, read_batch  # noqa: PLC0415
     from .errors import DataValidationError  # noqa: PLC0415
     from .registry.service import ModelRegistry  # noqa: PLC0415
+    from .serving.bundle import open_bundle  # noqa: PLC0415
+    from .serving.predictor import Predictor  # noqa: PLC0415
 
     source: Path = args.input
     frame = read_batch(source)
-    model, record = ModelRegistry(paths, params).load(args.model)
-    features = list(model.metadata.get_input_schema().input_names())
+    # The version's verified bundle, as `serve` runs it: on the project's own store it is
+    # copied from mlartifacts/ without importing MLflow; a tracking server goes through it.
+    registry = ModelRegistry.for_reading(paths, params)
+    with tempfile.TemporaryDirectory() as tmp:
+        record, bundle = registry.export(args.model, Path(tmp) / "bundle")
+        predictor = Predictor(open_bundle(bundle))
     try:
-        rows = validate_feature_frame(frame, features)
+        rows = feature_frame(frame, [feature.name for feature in predictor.model.features])
+        predictions = predictor.predict_batch(rows)
     except DataValidationError as exc:
         raise DataValidationError(f"{source}: {exc}") from None
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
-    try:
-        predictions = model.predict(rows)["prediction"].tolist()
-    except MlflowException as exc:
-        message = str(exc).splitlines()[0][:200]
-        raise DataValidationError(
-            f"{source}: rejected by the model's signature: {message}"
-        ) from None
     print(json.dumps({"version": record.semver, "predictions": predictions}))
     return 0
 

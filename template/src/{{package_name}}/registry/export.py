@@ -12,12 +12,12 @@ from pathlib import Path
 
 from ..errors import RegistryError
 from . import integrity
+from .artifacts import ArtifactSource
 from .provenance import BUNDLE_MODEL_DIR, PROVENANCE_FILE
 from .records import VersionRecord
-from .store import RegistryStore
 
 
-def export_bundle(store: RegistryStore, record: VersionRecord, destination: Path) -> Path:
+def export_bundle(source: ArtifactSource, record: VersionRecord, destination: Path) -> Path:
     """Write ``record``'s verified bundle to ``destination``, replacing an older bundle.
 
     The bundle is assembled beside ``destination`` and moved into place only
@@ -36,7 +36,7 @@ def export_bundle(store: RegistryStore, record: VersionRecord, destination: Path
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".export-") as tmp:
         staged = Path(tmp) / "bundle"
-        integrity.download_verified(store, record, staged)
+        integrity.download_verified(source, record, staged)
         if destination.exists():
             destination.rename(Path(tmp) / "previous")
         staged.rename(destination)

@@ -4,7 +4,9 @@ At registration ``provenance.json`` (SHA-256 of every model file, plus
 lineage and metrics) is stored beside the run and its own digest in the
 version's tags. Every operation that gives a version a stage, and every load
 for prediction, downloads the files and checks both digests first, so a
-corrupted or tampered artifact store is caught before it can serve.
+corrupted or tampered artifact store is caught before it can serve. The
+files come from any :class:`~.artifacts.ArtifactSource`: MLflow's client, or
+a plain copy from the project's own store.
 """
 
 import json
@@ -12,15 +14,16 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProvenanceError
 from ..lineage import sha256_file
 from . import provenance
+from .artifacts import ArtifactSource, ArtifactUnavailableError
 from .records import PROVENANCE_DIGEST_TAG, PROVENANCE_PATH_TAG, VersionRecord
-from .store import RegistryStore
+
+if TYPE_CHECKING:
+    from .store import RegistryStore
 
 
 def provenance_path(record: VersionRecord) -> str:
@@ -32,7 +35,7 @@ def provenance_path(record: VersionRecord) -> str:
     return record.tags.get(PROVENANCE_PATH_TAG) or f"provenance/{record.semver}"
 
 
-def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) -> dict[str, Any]:
+def read_provenance(source: ArtifactSource, record: VersionRecord, workdir: Path) -> dict[str, Any]:
     """The provenance record of ``record``, checked against the digest in the registry.
 
     The checked file is left at ``workdir/provenance.json``.
@@ -47,10 +50,10 @@ def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) 
             "this project's pipeline. Register it again with `just pipeline`."
         )
     try:
-        local = store.download_run_artifacts(
+        local = source.download_run_artifacts(
             record.run_id, provenance_path(record), workdir / "provenance"
         )
-    except (MlflowException, OSError) as exc:
+    except (ArtifactUnavailableError, OSError) as exc:
         raise ProvenanceError(
             f"provenance.json of {record.semver} is missing from the artifact store "
             f"({str(exc).splitlines()[0][:160]}); restore the store or register the model again."
@@ -71,7 +74,7 @@ def read_provenance(store: RegistryStore, record: VersionRecord, workdir: Path) 
     return data
 
 
-def download_verified(store: RegistryStore, record: VersionRecord, destination: Path) -> Path:
+def download_verified(source: ArtifactSource, record: VersionRecord, destination: Path) -> Path:
     """Download a version's model files and provenance into ``destination``; check them.
 
     ``destination`` ends up laid out as a bundle: ``model/`` beside ``provenance.json``.
@@ -79,10 +82,10 @@ def download_verified(store: RegistryStore, record: VersionRecord, destination: 
     Raises:
         ProvenanceError: provenance or any model file fails its digest.
     """
-    expected = read_provenance(store, record, destination)
+    expected = read_provenance(source, record, destination)
     try:
-        local = store.download_model(record.version, destination / provenance.BUNDLE_MODEL_DIR)
-    except (MlflowException, OSError) as exc:
+        local = source.download_model(record.version, destination / provenance.BUNDLE_MODEL_DIR)
+    except (ArtifactUnavailableError, OSError) as exc:
         raise ProvenanceError(
             f"Model files of {record.semver} are missing from the artifact store "
             f"({str(exc).splitlines()[0][:160]}); restore the store or register the model again."
@@ -92,14 +95,14 @@ def download_verified(store: RegistryStore, record: VersionRecord, destination: 
     return local
 
 
-def verify(store: RegistryStore, record: VersionRecord) -> None:
+def verify(source: ArtifactSource, record: VersionRecord) -> None:
     """Check a version's provenance and model files without loading the model."""
     with tempfile.TemporaryDirectory() as tmp:
-        download_verified(store, record, Path(tmp))
+        download_verified(source, record, Path(tmp))
 
 
 def attach(
-    store: RegistryStore,
+    store: "RegistryStore",
     record: VersionRecord,
     lineage: Mapping[str, Any],
     metrics: Mapping[str, float],

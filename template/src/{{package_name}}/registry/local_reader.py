@@ -3,10 +3,10 @@
 Importing MLflow costs seconds, which is most of what ``models list``,
 ``info``, ``history``, ``compare`` and ``gates`` would spend. On the local
 store they read the few registry tables they need with the standard
-library instead; changes (and every server) still go through
+library instead, and ``predict`` finds where a version's files are (see
+:mod:`.artifacts`); changes (and every server) still go through
 :class:`~.store.RegistryStore`. If MLflow ever changes these tables, the
-read fails with :class:`sqlite3.Error` and :func:`open_local` callers fall
-back to MLflow.
+read fails with :class:`sqlite3.Error` and callers fall back to MLflow.
 """
 
 import sqlite3
@@ -89,3 +89,8 @@ class LocalRegistryReader:
             "source": source,
             "artifact_location": storage or source,
         }
+
+    def run_artifact_uri(self, run_id: str) -> str:
+        """Where a run's artifacts live (empty if the run is unknown)."""
+        rows = self._query("SELECT artifact_uri FROM runs WHERE run_uuid = ?", run_id)
+        return str(rows[0][0] or "") if rows else ""

@@ -2,9 +2,10 @@
 
 Nothing here changes the registry. Reads go to MLflow's store, or to the
 local SQLite reader when the store is the project's own
-(:meth:`RegistryReader.for_reading`), so ``models list`` needs no MLflow.
-Every read of a version's files checks them against their recorded digests
-(:mod:`.integrity`).
+(:meth:`RegistryReader.for_reading`): then the version's files are copied
+straight from the project's artifact folder too (:mod:`.artifacts`), so
+``models list``, ``predict`` and ``export`` need no MLflow. Every read of a
+version's files checks them against their recorded digests (:mod:`.integrity`).
 """
 
 import sqlite3
@@ -18,7 +19,9 @@ from ..config import Params, Stage
 from ..errors import ModelNotFoundError
 from ..experiments import origin_root
 from ..paths import ProjectPaths
-from . import audit, gates
+from . import audit, gates, integrity
+from .artifacts import ArtifactSource, LocalArtifacts
+from .export import export_bundle
 from .local_reader import LocalRegistryReader
 from .records import DRIFT_TAG, AuditEvent, VersionRecord
 from .semver import SemVer
@@ -53,7 +56,7 @@ class RegistryReader:
     def for_reading(cls, paths: ProjectPaths, params: Params) -> Self:
         """A registry whose reads skip MLflow's import when the store is the project's own.
 
-        Changes and artifact checks still load MLflow, on first use.
+        Changes still load MLflow, on first use.
         """
         root = origin_root(paths.root)  # a DVC experiment's copy reads its project's
         database = root / tracking.LOCAL_STORE
@@ -78,6 +81,13 @@ class RegistryReader:
             tracking.configure(self.paths.root, self.params.tracking.experiment)
             self._store = RegistryStore(self.name)
         return self._store
+
+    @property
+    def artifacts(self) -> ArtifactSource:
+        """Where version files come from: copied from the project's folder, or MLflow's."""
+        if isinstance(self.reads, LocalRegistryReader):
+            return LocalArtifacts(self.reads, lambda: self.store)
+        return self.store
 
     @property
     def local(self) -> bool:
@@ -126,35 +136,27 @@ class RegistryReader:
 
     def provenance(self, record: VersionRecord) -> dict[str, Any]:
         """The provenance record of ``record``, checked against the digest in the registry."""
-        from . import integrity  # noqa: PLC0415 - downloads need MLflow
-
         with tempfile.TemporaryDirectory() as tmp:
-            return integrity.read_provenance(self.store, record, Path(tmp))
+            return integrity.read_provenance(self.artifacts, record, Path(tmp))
 
     def load(self, ref: str) -> tuple[Any, VersionRecord]:
-        """Load a version for prediction after verifying its artifact digests."""
+        """Load a version as an MLflow pyfunc model after verifying its artifact digests."""
         import mlflow.pyfunc  # noqa: PLC0415 - only the pyfunc loader needs MLflow
-
-        from . import integrity  # noqa: PLC0415
 
         record = self.get(ref)
         with tempfile.TemporaryDirectory() as tmp:
-            local = integrity.download_verified(self.store, record, Path(tmp))
+            local = integrity.download_verified(self.artifacts, record, Path(tmp))
             # The pyfunc deserialises its adapter while loading, so the files can go afterwards.
             return mlflow.pyfunc.load_model(str(local)), record
 
     def verify_artifacts(self, record: VersionRecord) -> None:
         """Verify a version's provenance and artifacts without loading the model."""
-        from . import integrity  # noqa: PLC0415
-
-        integrity.verify(self.store, record)
+        integrity.verify(self.artifacts, record)
 
     def export(self, ref: str, destination: Path) -> tuple[VersionRecord, Path]:
         """Write a version's verified model bundle (model files + provenance) for serving."""
-        from .export import export_bundle  # noqa: PLC0415 - only exporting needs MLflow's client
-
         record = self.get(ref)
-        return record, export_bundle(self.store, record, destination)
+        return record, export_bundle(self.artifacts, record, destination)
 
     def check(self, record: VersionRecord, stage: Stage) -> list[gates.GateResult]:
         """Evaluate every gate that applies to promoting ``record`` to ``stage``."""

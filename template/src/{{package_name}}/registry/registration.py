@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import RegistryError
-from . import audit
+from . import audit, integrity
 from .records import SEMVER_TAG, STAGE_TAG, VersionRecord
 from .semver import Fingerprint, SemVer, next_version
 from .writing import RegistryWriter
@@ -77,8 +77,6 @@ class Registration(RegistryWriter):
                     for key, value in lineage.items()
                 },
             }
-            from . import integrity  # noqa: PLC0415
-
             self.store.ensure_model()
             created = self.store.create_version(model_uri, run_id, tags)
             try:

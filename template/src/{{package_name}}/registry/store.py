@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..errors import TrackingServerError
+from .artifacts import ArtifactUnavailableError
 from .records import VersionRecord
 
 
@@ -32,6 +33,15 @@ def _translated(uri: str) -> Iterator[None]:
                 f"MLflow tracking server {uri} stopped answering: {message[:200]}"
             ) from None
         raise
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """A download MLflow refused, in the terms every :class:`~.artifacts.ArtifactSource` uses."""
+    try:
+        yield
+    except MlflowException as exc:
+        raise ArtifactUnavailableError(str(exc) or type(exc).__name__) from exc
 
 
 class RegistryStore:
@@ -118,8 +128,12 @@ class RegistryStore:
     # -- artifacts -------------------------------------------------------------
 
     def download_model(self, number: str, destination: Path) -> Path:
-        """Download the model files of version ``number`` into ``destination``."""
-        with _translated(self.uri):
+        """Download the model files of version ``number`` into ``destination``.
+
+        Raises:
+            ArtifactUnavailableError: MLflow could not download them.
+        """
+        with _unavailable(), _translated(self.uri):
             return Path(
                 mlflow.artifacts.download_artifacts(
                     artifact_uri=f"models:/{self.name}/{number}", dst_path=str(destination)
@@ -127,8 +141,12 @@ class RegistryStore:
             )
 
     def download_run_artifacts(self, run_id: str, path: str, destination: Path) -> Path:
-        """Download ``path`` from a run's artifacts into ``destination``."""
-        with _translated(self.uri):
+        """Download ``path`` from a run's artifacts into ``destination``.
+
+        Raises:
+            ArtifactUnavailableError: MLflow could not download it.
+        """
+        with _unavailable(), _translated(self.uri):
             return Path(
                 mlflow.artifacts.download_artifacts(
                     run_id=run_id, artifact_path=path, dst_path=str(destination)
