@@ -4,8 +4,8 @@ Nothing here changes the registry. Reads go to MLflow's store, or to the
 local SQLite reader when the store is the project's own
 (:meth:`RegistryReader.for_reading`): then the version's files are copied
 straight from the project's artifact folder too (:mod:`.artifacts`), so
-``models list``, ``predict`` and ``export`` need no MLflow. Every read of a
-version's files checks them against their recorded digests (:mod:`.integrity`).
+``models list`` and ``predict`` need no MLflow. Every read of a version's
+files checks them against their recorded digests (:mod:`.integrity`).
 """
 
 import sqlite3
