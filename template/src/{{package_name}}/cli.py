@@ -367,7 +367,9 @@ def _add_serving_commands(
     deploy.add_argument("--image", help="image name without tag (default: $IMAGE)")
     deploy.add_argument("--by", help="who is deploying (default: $MODEL_REGISTRY_USER or login)")
     deploy.add_argument(
-        "--render-only", action="store_true", help="write the manifests, never run kubectl"
+        "--render-only",
+        action="store_true",
+        help="render and write the manifests; never apply them",
     )
     deploy.add_argument(
         "--if-deployed",
