@@ -11,7 +11,7 @@ processes import them by name).
 from __future__ import annotations
 
 import os
-import pickle
+import pickle  # nosec B403 - loads only the stash files this package writes
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -176,7 +176,8 @@ class Stashed:
         """The value; read from the file on a process's first task, then kept."""
         if _STASH_CACHE.get("path") != self.path:
             with self.path.open("rb") as handle:
-                _STASH_CACHE.update(path=self.path, value=pickle.load(handle))  # noqa: S301 - our own file
+                value = pickle.load(handle)  # noqa: S301  # nosec B301 - written by this package
+            _STASH_CACHE.update(path=self.path, value=value)
         return _STASH_CACHE["value"]
 
 

@@ -22,7 +22,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 - starts Dask's CLI and ps with arguments built here
 import sys
 import threading
 import time
@@ -101,7 +101,7 @@ def command_line(pid: int) -> str | None:
         except OSError:
             return None
         return " ".join(raw.decode(errors="replace").split("\0")).strip() or None
-    result = subprocess.run(  # noqa: S603 - a fixed program, a number as its argument
+    result = subprocess.run(  # noqa: S603  # nosec B603 B607 - ps with a number as argument
         ["ps", "-o", "args=", "-p", str(pid)],  # noqa: S607 - ps from PATH, as a shell would
         capture_output=True,
         text=True,
@@ -218,7 +218,7 @@ class LocalCluster:
     def _start(self, name: str, command: Sequence[str]) -> tuple[Process, subprocess.Popen[bytes]]:
         """Start ``command`` in a new session (its own process group), logging to a file."""
         with (self.directory / f"{name}.log").open("wb") as log:
-            popen = subprocess.Popen(  # noqa: S603 - Dask's CLI with arguments built here
+            popen = subprocess.Popen(  # noqa: S603  # nosec B603 - Dask's CLI, arguments built here
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
