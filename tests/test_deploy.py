@@ -258,7 +258,7 @@ def _fake_kubectl(tmp_path: Path) -> tuple[str, Path]:
 def _just(
     project: InstalledProject, *args: str, path: str, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return run(["just", *args], project.path, check=check, PATH=path, **env)
+    return run(["just", *args], project.path, check=check, timeout=900, PATH=path, **env)
 
 
 def _snapshot(folder: Path) -> dict[Path, bytes | None]:
