@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataValidationError
@@ -80,3 +81,31 @@ def feature_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
         more = f"; and {len(failures) - len(shown)} more" if len(failures) > len(shown) else ""
         raise DataValidationError("Data validation failed: " + "; ".join(shown) + more + ".")
     return pd.DataFrame(columns, index=frame.index)
+
+
+def feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The ``features`` columns of ``frame`` as a float64 matrix, by :func:`feature_frame`'s rule.
+
+    Numeric columns are checked in one vectorised pass (a million rows in
+    milliseconds); only when that finds a problem, or a column is not numeric,
+    does :func:`feature_frame` look column by column to say what is wrong.
+
+    Raises:
+        DataValidationError: as :func:`feature_frame`.
+    """
+    if all(name in frame.columns for name in features) and not frame.empty:
+        columns = frame[list(features)]
+        if all(_plain_number(columns[name]) for name in features):
+            try:
+                matrix = columns.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):  # a nullable integer column holding <NA>
+                matrix = None
+            if matrix is not None and np.isfinite(matrix).all():
+                return matrix
+    checked: npt.NDArray[np.float64] = feature_frame(frame, features).to_numpy(dtype=np.float64)
+    return checked
+
+
+def _plain_number(column: pd.Series) -> bool:
+    """Integers or floats that convert to float64 as they are (not booleans, not text)."""
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)

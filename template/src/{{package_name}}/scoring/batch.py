@@ -70,7 +70,8 @@ def score_batch(
     first = next(pending, None)
     if first is None:
         raise DataValidationError(f"{source}: no rows to score")
-    registry = ModelRegistry(paths, params)
+    # The project's own store exports without importing MLflow (see registry.for_reading).
+    registry = ModelRegistry.for_reading(paths, params)
     with StagedOutput(destination, overwrite=overwrite) as staging:
         record, bundle = registry.export(version, staging.bundle)
         tasks = (

@@ -14,22 +14,21 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..compute import ComputeError
+from ..data.batch import feature_matrix
 from ..data.partitions import Partition
-from ..data.schema import validate_feature_frame
 from ..errors import DataValidationError
 from ..models.base import SklearnClassifierStrategy
 from ..serving.bundle import open_bundle
 from ..serving.predictor import Predictor
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: Output columns besides the predictions: the input's row identity and the model's version.
 SOURCE, ROW, PREDICTION, MODEL_VERSION = "source", "row", "prediction", "model_version"
@@ -108,27 +107,35 @@ def _scored_table(predictor: Predictor, frame: pd.DataFrame, partition: Partitio
     features = [feature.name for feature in model.features]
     if frame.empty and all(name in frame.columns for name in features):
         return pa.table({})  # an empty partition (Spark writes them) scores as no rows
-    rows = validate_feature_frame(frame, features)
-    count = len(rows)
-    predictions = predictor.predict_batch(rows[features].to_numpy(dtype=np.float64))
+    matrix = feature_matrix(frame, features)
+    count = len(matrix)
+    predictions = predictor.predict_batch(matrix)
     columns: dict[str, Any] = {
         SOURCE: pa.repeat(partition.name, count),
         ROW: pa.array(np.arange(partition.first_row, partition.first_row + count)),
         PREDICTION: pa.array(predictions),
     }
-    columns |= _probabilities(predictor, rows)
+    columns |= _probabilities(predictor, matrix)
     columns[MODEL_VERSION] = pa.repeat(model.semver, count)
     return pa.table(columns)
 
 
-def _probabilities(predictor: Predictor, rows: pd.DataFrame) -> dict[str, pa.Array]:
-    """``probability_<class>`` per class, when the model is a classifier that offers them."""
+def _probabilities(predictor: Predictor, matrix: npt.NDArray[np.float64]) -> dict[str, pa.Array]:
+    """``probability_<class>`` per class, when the model is a classifier that offers them.
+
+    The matrix goes to the estimator as it is where the predictor checked that path
+    agrees with the DataFrame one (training column order); otherwise as a DataFrame.
+    """
     adapter = predictor.model.adapter
     strategy = adapter.strategy
     if not isinstance(strategy, SklearnClassifierStrategy):
         return {}
     try:
-        probabilities = strategy.predict_proba(rows[adapter.feature_names])
+        if predictor.matrix_predict is not None:
+            probabilities = strategy.predict_proba_matrix(matrix)
+        else:
+            frame = pd.DataFrame(matrix, columns=predictor.columns)
+            probabilities = strategy.predict_proba(frame[adapter.feature_names])
     except (ValueError, TypeError) as exc:
         raise DataValidationError(
             f"The model cannot score these rows: {str(exc).splitlines()[0][:200]}"
