@@ -109,15 +109,20 @@ def _scored_table(predictor: Predictor, frame: pd.DataFrame, partition: Partitio
         return pa.table({})  # an empty partition (Spark writes them) scores as no rows
     matrix = feature_matrix(frame, features)
     count = len(matrix)
-    predictions = predictor.predict_batch(matrix)
+    predictions = predictor.predict_array(matrix)
     columns: dict[str, Any] = {
-        SOURCE: pa.repeat(partition.name, count),
+        SOURCE: _constant(partition.name, count),
         ROW: pa.array(np.arange(partition.first_row, partition.first_row + count)),
         PREDICTION: pa.array(predictions),
     }
     columns |= _probabilities(predictor, matrix)
-    columns[MODEL_VERSION] = pa.repeat(model.semver, count)
+    columns[MODEL_VERSION] = _constant(model.semver, count)
     return pa.table(columns)
+
+
+def _constant(text: str, count: int) -> pa.DictionaryArray:
+    """A column holding one string: dictionary-encoded, as Parquet stores it anyway."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, dtype=np.int32)), [text])
 
 
 def _probabilities(predictor: Predictor, matrix: npt.NDArray[np.float64]) -> dict[str, pa.Array]:

@@ -48,10 +48,22 @@ class Predictor:
     def predict_batch(
         self, batch: npt.NDArray[np.float64] | dict[str, Any] | pd.DataFrame
     ) -> list[Any]:
+        """One prediction per row, as JSON-ready Python values (see :meth:`predict_array`).
+
+        Raises:
+            DataValidationError: as :meth:`predict_array`.
+        """
+        result: list[Any] = self.predict_array(batch).tolist()
+        return result
+
+    def predict_array(
+        self, batch: npt.NDArray[np.float64] | dict[str, Any] | pd.DataFrame
+    ) -> npt.NDArray[Any]:
         """One prediction per row of rows already converted to the signature's types.
 
         ``batch`` is a float matrix in training column order (numeric models), or one
-        array per column, or a DataFrame.
+        array per column, or a DataFrame. Batch scoring keeps the array (a Parquet
+        column); a response turns it into Python values.
 
         Raises:
             DataValidationError: the model could not compute a prediction for these values,
@@ -75,8 +87,7 @@ class Predictor:
             raise DataValidationError(
                 "The model computed a prediction that is not a finite number."
             )
-        result: list[Any] = predictions.tolist()
-        return result
+        return predictions
 
     def _adapter_predict(self, frame: pd.DataFrame) -> npt.NDArray[Any]:
         return np.asarray(self.model.adapter.predict(frame)["prediction"])
