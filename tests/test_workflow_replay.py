@@ -341,9 +341,11 @@ def replay_github_job(
     }
 
 
-def _gitlab_lines(lines: list[str], replay: Replay, name: str) -> list[str]:
+def _gitlab_lines(lines: list[Any], replay: Replay, name: str) -> list[str]:
     kept = []
-    for line in lines:
+    # GitLab flattens nested lists (a YAML anchor of steps used inside a script).
+    flat = [item for line in lines for item in (line if isinstance(line, list) else [line])]
+    for line in flat:
         reason = SKIPPED.get(line) or next(
             (why for prefix, why in SKIPPED_PREFIXES.items() if line.startswith(prefix)), None
         )
@@ -359,7 +361,10 @@ def replay_gitlab_job(replay: Replay, job_name: str, variables: Mapping[str, str
     config = yaml.safe_load((replay.project.path / ".gitlab-ci.yml").read_text())
     job = dict(config[job_name])
     if "extends" in job:
-        job = {**config[job["extends"]], **job}
+        # As GitLab's `extends`: keys of the job win, mappings (variables) are merged.
+        base = config[job["extends"]]
+        merged_variables = {**base.get("variables", {}), **job.get("variables", {})}
+        job = {**base, **job, "variables": merged_variables}
     name = f".gitlab-ci.yml:{job_name}"
     before = job.get("before_script", config["default"]["before_script"])
     lines = _gitlab_lines([*before, *job["script"]], replay, name)
