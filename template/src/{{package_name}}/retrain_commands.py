@@ -158,7 +158,7 @@ def _champion_score(
         return None
     import tempfile  # noqa: PLC0415
 
-    from .data.schema import validate_feature_frame  # noqa: PLC0415
+    from .data.batch import feature_frame  # noqa: PLC0415
     from .pipeline.metrics import evaluate  # noqa: PLC0415
     from .serving.bundle import open_bundle  # noqa: PLC0415
 
@@ -166,7 +166,7 @@ def _champion_score(
         _, bundle = registry.export("@champion", Path(tmp) / "bundle")
         model = open_bundle(bundle)
     try:
-        features = validate_feature_frame(frame, model.adapter.feature_names)
+        features = feature_frame(frame, model.adapter.feature_names)
     except DataValidationError as exc:
         raise DataValidationError(f"{source}: {exc}") from None
     labels = frame[target]

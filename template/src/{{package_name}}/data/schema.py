@@ -79,30 +79,6 @@ def validate_training_frame(
         raise DataValidationError(str(exc)) from exc
 
 
-def validate_feature_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """Validate rows to predict against the training rules; return the feature columns.
-
-    Extra columns (an id, the target of a labelled batch) are allowed and dropped.
-
-    Raises:
-        DataValidationError: a feature column is missing, non-numeric, null or infinite.
-    """
-    missing = [name for name in features if name not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"missing {len(missing)} feature column(s): {', '.join(missing)}; "
-            f"expected: {', '.join(features)}"
-        )
-    if frame.empty:
-        raise DataValidationError("no rows to predict (only a header)")
-    schema = pa.DataFrameSchema(_feature_columns(features), strict=False)
-    try:
-        validated = schema.validate(frame[list(features)], lazy=True)
-    except SchemaErrors as exc:
-        raise DataValidationError(_describe(exc.failure_cases)) from exc
-    return validated
-
-
 def _describe(failure_cases: pd.DataFrame) -> str:
     """Turn pandera's failure table into one readable sentence."""
     grouped = failure_cases.groupby(["column", "check"], dropna=False, sort=False)
