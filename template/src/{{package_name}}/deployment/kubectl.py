@@ -66,26 +66,13 @@ def kustomize(kubectl: str, directory: Path, *, source: str) -> str:
     Raises:
         DeploymentError: kubectl refused the tree (its first error line) or did not finish.
     """
-    try:
-        result = subprocess.run(  # noqa: S603  # nosec B603 - fixed arguments, no shell
-            [kubectl, "kustomize", str(directory)],
-            capture_output=True,
-            text=True,
-            timeout=RENDER_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise DeploymentError(
-            f"kubectl kustomize did not render {source} within {RENDER_TIMEOUT} s."
-        ) from None
-    except OSError as exc:
-        raise DeploymentError(f"kubectl could not run: {exc}.") from None
-    if result.returncode != 0:
-        raise DeploymentError(
-            f"kubectl kustomize could not render {source} (exit {result.returncode}): "
-            f"{_first_line(result.stderr or result.stdout)}"
-        )
-    return result.stdout
+    return _run(
+        [kubectl, "kustomize", str(directory)],
+        cwd=None,
+        timeout=RENDER_TIMEOUT,
+        late=f"kubectl kustomize did not render {source} within {RENDER_TIMEOUT} s.",
+        failed=f"kubectl kustomize could not render {source}",
+    )
 
 
 def find_cluster(kubectl: str) -> tuple[Cluster | None, str]:
@@ -122,23 +109,36 @@ def apply(cluster: Cluster, manifests: Path, *, cwd: Path) -> list[str]:
         "-f",
         shown,
     ]
+    output = _run(
+        command,
+        cwd=cwd,
+        timeout=APPLY_TIMEOUT,
+        late=f"kubectl apply to context {cluster.context!r} did not finish within "
+        f"{APPLY_TIMEOUT} s; check the cluster, then deploy again.",
+        failed=f"kubectl apply -f {shown} failed on context {cluster.context!r}",
+    )
+    return output.strip().splitlines()
+
+
+def _run(command: list[str], *, cwd: Path | None, timeout: float, late: str, failed: str) -> str:
+    """Run kubectl; its stdout, or one line: ``late`` on a timeout, ``failed`` + its error.
+
+    Raises:
+        DeploymentError: kubectl could not start, timed out or exited non-zero.
+    """
     try:
         result = subprocess.run(  # noqa: S603  # nosec B603 - fixed arguments, no shell
-            command, cwd=cwd, capture_output=True, text=True, timeout=APPLY_TIMEOUT, check=False
+            command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        raise DeploymentError(
-            f"kubectl apply to context {cluster.context!r} did not finish within "
-            f"{APPLY_TIMEOUT} s; check the cluster, then deploy again."
-        ) from None
+        raise DeploymentError(late) from None
     except OSError as exc:
         raise DeploymentError(f"kubectl could not run: {exc}.") from None
     if result.returncode != 0:
         raise DeploymentError(
-            f"kubectl apply -f {shown} failed on context {cluster.context!r} (exit "
-            f"{result.returncode}): {_first_line(result.stderr or result.stdout)}"
+            f"{failed} (exit {result.returncode}): {_first_line(result.stderr or result.stdout)}"
         )
-    return result.stdout.strip().splitlines()
+    return result.stdout
 
 
 def _first_line(output: str) -> str:
