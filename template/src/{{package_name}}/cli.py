@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .compute.local_cluster import add_cluster_commands
+from .deployment.rollout.command import add_rollout_commands
 from .errors import GateFailedError, ProjectError
 from .governance.commands import add_governance_commands
 from .monitoring.commands import add_drift_commands
@@ -468,6 +469,7 @@ COMMAND_MODULES: tuple[Registrar, ...] = (
     add_retrain_commands,
     add_governance_commands,
     add_cluster_commands,
+    add_rollout_commands,
 )
 HANDLERS: dict[str, Handler] = {
     "validate": _validate,

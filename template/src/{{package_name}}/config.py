@@ -5,6 +5,7 @@ wrong type in ``params.yaml`` fails at start-up with the offending key named,
 not minutes later inside a library call.
 """
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -331,6 +332,76 @@ class ComputeConfig(_Strict):
     partition_rows: int = Field(default=250_000, ge=1_000)
 
 
+#: The last rollout step: the canary, promoted, takes all of the traffic.
+_ALL_TRAFFIC = 100
+#: PromQL label matchers added to every rollout query: ``namespace="models",job="kserve"``.
+_SELECTOR_PATTERN = (
+    r'^$|^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"\\]*"'
+    r'(\s*,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"\\]*")*\s*$'
+)
+
+
+class RolloutObjectives(_Strict):
+    """What a canary must meet at every step of ``just rollout`` (null turns one off)."""
+
+    #: Canary prediction requests answered 5xx, over all of them.
+    max_error_ratio: float | None = Field(default=0.01, ge=0.0, le=1.0)
+    #: Canary p95 latency over the stable version's p95, on the same routes and window.
+    max_latency_ratio: float | None = Field(default=1.5, ge=1.0)
+    #: PSI between the canary's and the stable version's served predictions.
+    max_psi: float | None = Field(default=0.2, gt=0.0)
+
+
+class RolloutConfig(_Strict):
+    """``just rollout``: the traffic steps, how long each is watched, and its objectives.
+
+    Every step but the last is a canary share (1-99 %) judged against the
+    objectives after ``wait_seconds``; the last step is 100: a canary that
+    passed every earlier step is promoted through the production gates and
+    deployed to all of the traffic.
+    """
+
+    steps: list[int] = Field(default_factory=lambda: [5, 25, 50, 100])
+    wait_seconds: float = Field(default=300.0, gt=0.0, le=86_400.0)
+    #: Canary prediction requests a step needs before it is judged at all.
+    min_requests: int = Field(default=100, ge=1)
+    #: Extra waits a step with too little traffic gets before the rollout stops.
+    inconclusive_waits: int = Field(default=2, ge=0, le=100)
+    #: Where a rollout that stayed inconclusive leaves the canary: rolled back or held.
+    on_inconclusive: Literal["rollback", "hold"] = "rollback"
+    #: Label matchers every query adds, to pick this model's servers out of a shared Prometheus.
+    selector: str = ""
+    objectives: RolloutObjectives = RolloutObjectives()
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_climb_to_100(cls, steps: list[int]) -> list[int]:
+        """Increasing canary shares from 1 to 99, ending with 100 (the promotion)."""
+        canary = steps[:-1]
+        if (
+            not canary
+            or steps[-1] != _ALL_TRAFFIC
+            or any(not 0 < step < _ALL_TRAFFIC for step in canary)
+            or canary != sorted(set(canary))
+        ):
+            raise ValueError(
+                f"{steps} is not a rollout: give increasing canary percents from 1 to 99 "
+                "and end with 100 (the promotion), e.g. [5, 25, 50, 100]"
+            )
+        return steps
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_is_matchers(cls, selector: str) -> str:
+        """Comma-separated PromQL label matchers, nothing else reaches a query."""
+        if not re.fullmatch(_SELECTOR_PATTERN, selector):
+            raise ValueError(
+                f"{selector!r} is not a list of PromQL label matchers: use "
+                'name="value" (or !=, =~, !~) separated by commas, e.g. namespace="models"'
+            )
+        return selector
+
+
 class Params(_Strict):
     """Everything ``params.yaml`` may contain."""
 
@@ -345,6 +416,7 @@ class Params(_Strict):
     retraining: RetrainingConfig = RetrainingConfig()
     search: SearchConfig = SearchConfig()
     compute: ComputeConfig = ComputeConfig()
+    rollout: RolloutConfig = RolloutConfig()
 
     @model_validator(mode="after")
     def _gates_fit_the_task(self) -> "Params":

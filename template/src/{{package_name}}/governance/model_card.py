@@ -3,7 +3,7 @@
 Everything factual comes from the registry at the moment the card is
 written: held-out metrics beside the gates for production (threshold and
 value), the training data and its hashes, lineage, the latest drift
-outcome and the version's audit trail. Intended use and limitations come
+outcome, its canary rollouts and its audit trail. Intended use and limitations come
 from the user-owned narrative file. The card is written as Markdown and as
 one self-contained HTML page under ``build/reports/``, each atomically.
 """
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import Stage
+from ..registry.audit import ROLLOUT_ACTIONS
 from ..registry.gates import GateResult
 from ..registry.records import DRIFT_TAG, AuditEvent, VersionRecord
 from ..registry.service import ModelRegistry
@@ -102,7 +103,10 @@ def build_card(
                 _data_section(record, training),
                 _lineage_section(record),
                 _drift_section(record, history),
-                _history_section(history),
+                _rollout_section(history),
+                _history_section(
+                    [event for event in history if event.action not in ROLLOUT_ACTIONS]
+                ),
                 Section("Contact", paragraphs=[narrative.contact] if narrative.contact else []),
             )
             if section.paragraphs or section.items or any(table.rows for table in section.tables)
@@ -195,6 +199,26 @@ def _drift_section(record: VersionRecord, history: Sequence[AuditEvent]) -> Sect
         "Latest drift check",
         items=[f"{event.action} at {event.at} by {event.by}: {event.reason}" for event in latest],
         tables=[Table(["tag", "value"], sorted([key, value] for key, value in tags.items()))],
+    )
+
+
+def _rollout_section(history: Sequence[AuditEvent]) -> Section:
+    """Every canary step, verdict (with the queries behind it) and outcome of ``just rollout``."""
+    rows = [
+        [event.at, event.by, event.action.removeprefix("rollout-"), event.reason]
+        for event in history
+        if event.action in ROLLOUT_ACTIONS
+    ]
+    return Section(
+        "Canary rollouts",
+        paragraphs=[
+            "Each step of `just rollout`: the traffic share, the verdict against the "
+            "objectives in params.yaml (measured value and limit, and the Prometheus queries "
+            "behind it), and how the rollout ended."
+        ]
+        if rows
+        else [],
+        tables=[Table(["when (UTC)", "who", "event", "detail"], rows)],
     )
 
 

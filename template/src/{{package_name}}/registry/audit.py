@@ -16,6 +16,16 @@ from datetime import UTC, datetime
 from ..errors import RegistryError
 from .records import AUDIT_PREFIX, AuditEvent
 
+#: What ``just rollout`` records: each step, each verdict (with its queries) and how it ended.
+ROLLOUT_ACTIONS = (
+    "rollout-started",
+    "rollout-step",
+    "rollout-verdict",
+    "rollout-rolled-back",
+    "rollout-inconclusive",
+    "rollout-interrupted",
+    "rollout-promoted",
+)
 #: Actions that write an event; ``displace`` is the champion or challenger a move pushed out.
 ACTIONS = (
     "register",
@@ -26,6 +36,7 @@ ACTIONS = (
     "displace",
     "drift-check-passed",
     "drift-check-failed",
+    *ROLLOUT_ACTIONS,
 )
 _SEQUENCE_DIGITS = 12
 #: Longest ``--reason`` accepted: it is stored in a registry tag.
