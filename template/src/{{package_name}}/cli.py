@@ -175,9 +175,15 @@ def _serve(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int
     from .serving.__main__ import serve  # noqa: PLC0415
 
     ref = args.model or os.environ.get("SERVING_MODEL") or "@champion"
-    record, bundle = ModelRegistry(paths, params).export(ref, paths.bundle)
+    registry = ModelRegistry(paths, params)
+    record, bundle = registry.export(ref, paths.bundle)
     print(f"exported {params.registry.model_name} {record.semver} to {bundle}", file=sys.stderr)
-    return serve(bundle, host=args.host, port=args.port)
+    shadow_bundle = None
+    if shadow_ref := os.environ.get("SHADOW_MODEL", "").strip():
+        # The shadow's bundle sits beside the primary's, exported and verified the same way.
+        shadow, shadow_bundle = registry.export(shadow_ref, paths.bundle.parent / "shadow")
+        print(f"exported shadow {shadow.semver} to {shadow_bundle}", file=sys.stderr)
+    return serve(bundle, host=args.host, port=args.port, shadow_bundle=shadow_bundle)
 
 
 def _deploy(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:

@@ -28,6 +28,8 @@ PROFILE_ARTIFACT = "reference_profile"
 PROFILE_FILE = "reference_profile.json"
 DEFAULT_BINS = 10
 DEFAULT_SAMPLE_SIZE = 5000
+#: Deciles, whatever ``drift.bins`` says: the edges must not change with a parameter.
+TARGET_BINS = 10
 
 
 def quantile_edges(sorted_values: FloatArray, bins: int) -> FloatArray:
@@ -115,6 +117,11 @@ class ReferenceProfile(_Frozen):
     format: Literal[1] = 1
     rows: int = Field(ge=1)
     features: tuple[FeatureProfile, ...] = Field(min_length=1)
+    #: Regression only: the training target's deciles (interior edges, ties merged; empty
+    #: for classification and for profiles written before). Derived from the training data
+    #: alone, so every version trained on the same data records the same edges: the
+    #: serving app buckets its predictions by them, and versions compare bucket by bucket.
+    target_edges: tuple[float, ...] = ()
 
     @classmethod
     def from_frame(
@@ -161,6 +168,12 @@ class ReferenceProfile(_Frozen):
                     )
                 )
         return cls(rows=len(frame), features=tuple(features))
+
+    def with_target(self, target: pd.Series) -> "ReferenceProfile":
+        """This profile plus the deciles of a numeric training target (regression)."""
+        values = np.sort(target.to_numpy(dtype=np.float64))
+        edges = quantile_edges(values, TARGET_BINS)
+        return self.model_copy(update={"target_edges": tuple(edges.tolist())})
 
     @property
     def feature_names(self) -> list[str]:

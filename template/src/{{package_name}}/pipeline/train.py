@@ -63,6 +63,8 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     profile = ReferenceProfile.from_frame(
         features, bins=params.drift.bins, sample_size=params.drift.sample_size
     )
+    if params.task == "regression":
+        profile = profile.with_target(target)  # the served predictions' bucket edges
     tracking.configure(paths.root, params.tracking.experiment)
     experiment = experiments.current()
 

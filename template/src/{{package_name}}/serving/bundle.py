@@ -15,6 +15,7 @@ from typing import Any
 import joblib
 import yaml
 
+from ..data.profile import PROFILE_ARTIFACT
 from ..errors import ModelNotFoundError, ProvenanceError
 from ..models.adapter import MODEL_ARTIFACT, ModelAdapter
 from ..registry import provenance
@@ -50,6 +51,9 @@ class ServedModel:
     #: The MLflow version that saved the model (``mlflow_version`` in ``MLmodel``): what
     #: ``GET /version`` answers, as ``mlflow models serve`` answers its own version.
     mlflow_version: str = "unknown"
+    #: Regression: the training target's deciles from the version's reference profile
+    #: (empty when it records none); the bucket edges of the served-prediction histogram.
+    target_edges: tuple[float, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /model`` answers: which model, from which code and run."""
@@ -93,6 +97,7 @@ def open_bundle(path: Path) -> ServedModel:
         task=adapter.strategy.task,
         example=_input_example(model_dir / _INPUT_EXAMPLE),
         mlflow_version=str(mlmodel.get("mlflow_version") or "unknown"),
+        target_edges=_target_edges(model_dir, mlmodel),
     )
 
 
@@ -151,4 +156,14 @@ def _input_example(path: Path) -> tuple[dict[str, Any], ...]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return tuple(dict(zip(data["columns"], row, strict=True)) for row in data["data"])
     except (ValueError, TypeError, KeyError):
+        return ()
+
+
+def _target_edges(model_dir: Path, mlmodel: dict[str, Any]) -> tuple[float, ...]:
+    """The target deciles the reference profile records (verified above); none if absent."""
+    try:
+        artifacts = mlmodel["flavors"]["python_function"]["artifacts"]
+        profile = _read_json(model_dir / artifacts[PROFILE_ARTIFACT]["path"])
+        return tuple(float(edge) for edge in profile.get("target_edges") or ())
+    except (KeyError, TypeError, ValueError, ProvenanceError):
         return ()

@@ -2,7 +2,20 @@
 
 Both are done in a plain ASGI middleware, around every route (422s and
 404s included), so what is counted and logged is what clients saw. Labels
-stay bounded: known routes by path, anything else as ``other``.
+stay bounded: known routes by path, anything else as ``other``; predicted
+classes by the model's own labels.
+
+What the model answered is counted too, for canary analysis to compare two
+versions on the same footing: a classifier's rows per predicted class
+(``serving_predicted_class_total``), a regressor's predictions in a histogram
+(``serving_predicted_value``) whose bucket edges are the deciles of the
+training target recorded in the version's reference profile
+(:attr:`~.bundle.ServedModel.target_edges`). The rule: the edges depend on
+the training data alone (not on the model, nor on ``drift.bins``), so every
+version trained on the same data buckets alike, and two versions' histograms
+compare bucket by bucket. A version whose profile records no edges (trained
+before they were recorded) falls back to :data:`FALLBACK_VALUE_BUCKETS`, the
+same for every such version.
 """
 
 import json
@@ -12,6 +25,8 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from .bundle import ServedModel
@@ -27,6 +42,16 @@ REQUEST_ID_HEADER = b"x-request-id"
 _MAX_REQUEST_ID = 128
 # Single-row requests take a fraction of a millisecond; batches and stalls take seconds.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+#: A regressor's predicted-value buckets when its profile records no target deciles:
+#: symmetric powers of ten, identical for every such version.
+FALLBACK_VALUE_BUCKETS = tuple(
+    sorted({sign * 10.0**power for sign in (-1, 1) for power in range(-2, 7)} | {0.0})
+)
+
+
+def value_buckets(model: ServedModel) -> tuple[float, ...]:
+    """The served-prediction histogram's edges: the training target's deciles (see above)."""
+    return model.target_edges or FALLBACK_VALUE_BUCKETS
 
 
 class ServingMetrics:
@@ -62,6 +87,22 @@ class ServingMetrics:
             ["reason", "model_version"],
             registry=self.registry,
         )
+        self.classification = model.task == "classification"
+        if self.classification:
+            self.predicted_class = Counter(
+                "serving_predicted_class",
+                "Rows predicted, by model version and predicted class.",
+                ["model_version", "class"],
+                registry=self.registry,
+            )
+        else:
+            self.predicted_value = Histogram(
+                "serving_predicted_value",
+                "Predicted values, by model version; buckets: the training target's deciles.",
+                ["model_version"],
+                buckets=value_buckets(model),
+                registry=self.registry,
+            )
         info = Gauge(
             "serving_model_info",
             "The model being served (always 1; the labels carry the facts).",
@@ -70,9 +111,20 @@ class ServingMetrics:
         )
         info.labels(model.semver, model.registry_version, model.git_sha or "").set(1)
 
-    def predicted(self, rows: int) -> None:
-        """Count rows that got a prediction."""
-        self.predictions.labels(self.version).inc(rows)
+    def predicted(self, predictions: npt.NDArray[Any]) -> None:
+        """Count rows that got a prediction, and what was predicted for them."""
+        self.predictions.labels(self.version).inc(len(predictions))
+        if self.classification:
+            if len(predictions) == 1:  # the common request: no need to group
+                self.predicted_class.labels(self.version, str(predictions[0])).inc()
+                return
+            labels, counts = np.unique(predictions.astype(str), return_counts=True)
+            for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+                self.predicted_class.labels(self.version, label).inc(count)
+            return
+        histogram = self.predicted_value.labels(self.version)
+        for value in predictions.tolist():
+            histogram.observe(value)
 
     def refused(self, reason: str) -> None:
         """Count a prediction request that got no prediction."""

@@ -39,11 +39,15 @@ class Predictor:
         Raises:
             DataValidationError: the model could not compute a prediction for these values.
         """
+        return self.predict_batch(self.batch(rows))
+
+    def batch(self, rows: Sequence[BaseModel]) -> npt.NDArray[np.float64] | pd.DataFrame:
+        """Validated rows as what :meth:`predict_array` takes: a float matrix, or a DataFrame."""
         # Pydantic keeps field values in declaration order, which is the column order.
         values = [list(row.__dict__.values()) for row in rows]
         if self.numeric:
-            return self.predict_batch(np.asarray(values, dtype=np.float64))
-        return self.predict_batch(pd.DataFrame(values, columns=self.columns))
+            return np.asarray(values, dtype=np.float64)
+        return pd.DataFrame(values, columns=self.columns)
 
     def predict_batch(
         self, batch: npt.NDArray[np.float64] | dict[str, Any] | pd.DataFrame
