@@ -17,6 +17,8 @@ import yaml
 from conftest import TEMPLATE_ROOT, render, run
 
 DOCS = TEMPLATE_ROOT / "docs"
+GENERATED_DOCS = TEMPLATE_ROOT / "template" / "docs"
+SNIPPET = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$', re.MULTILINE)
 GENERATED_PROJECT_PAGE = DOCS / "generated-project.md"
 
 
@@ -96,3 +98,38 @@ def test_every_recipe_of_a_generated_project_is_documented(tmp_path: Path) -> No
             if not re.search(rf"`just {module} {name}\b", page)
         ]
     assert not undocumented, f"docs/generated-project.md does not describe: {undocumented}"
+
+
+def _paragraphs(text: str) -> set[str]:
+    """Prose paragraphs and table rows long enough that a repeat is a copy, not a phrase."""
+    blocks = [" ".join(block.split()) for block in re.split(r"\n\s*\n|\n(?=\|)", text)]
+    return {block for block in blocks if len(block) >= 120 and not block.startswith("<!--")}
+
+
+def test_text_shared_with_the_generated_docs_is_kept_once() -> None:
+    """A generated page's text reaches the template's site by inclusion, never by copy."""
+    generated = set().union(
+        *(_paragraphs(page.read_text(encoding="utf-8")) for page in GENERATED_DOCS.rglob("*.md*"))
+    )
+    copies = {
+        f"{page.relative_to(DOCS)}: {paragraph[:80]}..."
+        for page in DOCS.rglob("*.md")
+        for paragraph in _paragraphs(page.read_text(encoding="utf-8")) & generated
+    }
+    assert not copies, "paragraphs copied from template/docs instead of included:\n" + "\n".join(
+        sorted(copies)
+    )
+
+
+def test_included_sections_exist_in_the_generated_docs() -> None:
+    pages = [page.read_text(encoding="utf-8") for page in DOCS.rglob("*.md")]
+    includes = [match for text in pages for match in SNIPPET.finditer(text)]
+    assert includes, "the template's site includes nothing from template/docs"
+    for match in includes:
+        source = TEMPLATE_ROOT / match["path"]
+        assert source.is_relative_to(GENERATED_DOCS), f"{match[0]} includes outside template/docs"
+        text = source.read_text(encoding="utf-8")
+        assert f"<!-- --8<-- [start:{match['section']}] -->" in text, f"{match[0]}: no such section"
+        section = text.split(f"[start:{match['section']}] -->", 1)[1].split("<!-- --8<-- [end:")[0]
+        assert "{{" not in section, f"{match[0]} includes Jinja"
+        assert "{%" not in section, f"{match[0]} includes Jinja"

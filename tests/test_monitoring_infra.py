@@ -109,7 +109,7 @@ def _promtool(*args: str, cwd: Path) -> str:
 @needs_promtool
 def test_promtool_accepts_config_rules_and_alert_tests(project: Path) -> None:
     _promtool("check", "config", "prometheus.yml", cwd=project / MONITORING)
-    assert "SUCCESS: 7 rules found" in _promtool(
+    assert "SUCCESS: 8 rules found" in _promtool(
         "check", "rules", "alerts.yml", cwd=project / MONITORING
     )
     assert "SUCCESS" in _promtool(

@@ -31,10 +31,7 @@ JUST_CALL = re.compile(
 )
 SECRET = re.compile(r"secrets\.([A-Z][A-Z0-9_]*)")
 # Recipes a CI file may call that a generated project does not define, and why.
-OPTIONAL_RECIPES = {
-    "docs": "publish.yml's docs job runs only with the PUBLISH_DOCS variable set to true, "
-    "for a project that has added a `docs` recipe building site/",
-}
+OPTIONAL_RECIPES: dict[str, str] = {}
 
 # Answer combinations that change what the CI files say (provider and Python version).
 COMBINATIONS: dict[str, dict[str, Any]] = {
@@ -214,13 +211,23 @@ def test_ci_files_call_only_recipes_the_project_has(rendered: Path) -> None:
     } <= called
 
 
-def test_optional_recipes_are_behind_their_switch(rendered: Path) -> None:
+def test_docs_are_built_on_every_release_and_deployed_behind_their_switch(rendered: Path) -> None:
     publish = rendered / ".github" / "workflows" / "publish.yml"
-    if not publish.is_file():
-        pytest.skip("no GitHub workflows for this answer")
-    docs = yaml.safe_load(publish.read_text())["jobs"]["docs"]
-    assert docs["if"] == "vars.PUBLISH_DOCS == 'true'"
-    assert any(step.get("run") == "just docs" for step in docs["steps"])
+    gitlab_ci = rendered / ".gitlab-ci.yml"
+    if publish.is_file():
+        jobs = yaml.safe_load(publish.read_text())["jobs"]
+        assert "if" not in jobs["docs"]
+        assert any(step.get("run") == "just docs" for step in jobs["docs"]["steps"])
+        assert jobs["pages"]["needs"] == "docs"
+        assert jobs["pages"]["if"] == "vars.PUBLISH_DOCS == 'true'"
+        assert any("deploy-pages" in step.get("uses", "") for step in jobs["pages"]["steps"])
+    elif gitlab_ci.is_file():
+        pages = yaml.safe_load(gitlab_ci.read_text())["pages"]
+        assert pages["script"][0] == "just docs"
+        assert pages["artifacts"]["paths"] == ["public"]
+        assert '$PUBLISH_DOCS == "true"' in pages["rules"][0]["if"]
+    else:
+        pytest.skip("no CI files for this answer")
 
 
 def test_every_workflow_and_secret_is_documented(rendered: Path) -> None:
