@@ -4,14 +4,15 @@ Targets, single-row requests, one worker each, concurrency 8: at least 10x the t
 of ``mlflow models serve`` and at most 0.1x its p95; at least 30% of the in-process floor's
 rate (one validated row through the server's ``Predictor.predict``, no HTTP); the
 primary's p95 with a shadow model loaded (``SHADOW_MODEL`` naming a second registered
-version) at most 1.2x its p95 without. A trained project, 1.0.0 in production and a second
-version registered; the champion's bundle is served by ours (``python -m
-<package>.serving``), ours with the shadow and MLflow's (``--workers 1``), each checked to
-give the same answer, then warmed up. wrk (one thread, keep-alive, loopback, a Lua POST
-body) loads each server per round at concurrency 8 and 32, rotated; each run also records
-the server's CPU per request. After each round a probe in the project's venv times the
-floor and the per-request stages in-process. ``--smoke``: everything briefly, nothing
-written. Needs ``wrk`` (``apt-get install wrk``). Results: docs/benchmarks.md.
+version, exported to ``SHADOW_BUNDLE``) at most 1.2x its p95 without. A trained project,
+1.0.0 in production and a second version registered; the champion's bundle is served by
+ours (``python -m <package>.serving``), ours with the shadow and MLflow's (``--workers
+1``), each checked to give the same answer, then warmed up. wrk (one thread, keep-alive,
+loopback, a Lua POST body) loads each server per round at concurrency 8 and 32, rotated;
+each run also records the server's CPU per request. After each round a probe in the
+project's venv times the floor and the per-request stages in-process. ``--smoke``:
+everything briefly, nothing written. Needs ``wrk`` (``apt-get install wrk``). Results:
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -297,12 +298,16 @@ def benchmark(args: argparse.Namespace) -> None:
         found = set(re.findall(r"\b\d+\.\d+\.\d+\b", listed)) - {"1.0.0"}
         shadow = max(found, key=lambda v: tuple(map(int, v.split("."))))
         run(["just", "export", "@champion", f"{tmp}/bundle"], project, timeout=600)
+        run(["just", "export", shadow, f"{tmp}/shadow"], project, timeout=600)
         path = f"{venv}{os.pathsep}{os.environ['PATH']}"  # mlflow execs `uvicorn`
         env = harness.command_env(PATH=path, MODEL_BUNDLE=f"{tmp}/bundle", HOST="127.0.0.1")
         ours = [str(venv / "python"), "-m", f"{package}.serving"]
         mlflow = [str(venv / "mlflow"), "models", "serve", "-m", f"{tmp}/bundle/model"]
         mlflow += ["--env-manager", "local", "--workers", "1", "-h", "127.0.0.1"]
-        commands = {"ours": (ours, env), "shadow": (ours, env | {"SHADOW_MODEL": shadow})}
+        commands = {
+            "ours": (ours, env),
+            "shadow": (ours, env | {"SHADOW_MODEL": shadow, "SHADOW_BUNDLE": f"{tmp}/shadow"}),
+        }
         commands["mlflow"] = (mlflow, env)
         servers = {n: stack.enter_context(serving(n, *c, work)) for n, c in commands.items()}
         probe = [str(venv / "python"), "-c", PROBE, package, f"{tmp}/bundle"]
