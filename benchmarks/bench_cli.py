@@ -70,7 +70,7 @@ def benchmark(args: argparse.Namespace) -> None:
             name,
             samples.wall[name],
             samples.cpu[name],
-            target=target and f"<= {target}",
+            target=target,
             judge_min=judge_min,
         )
         if judge_min and name != FLOOR:
