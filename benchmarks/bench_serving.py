@@ -299,8 +299,8 @@ def benchmark(args: argparse.Namespace) -> None:
         shadow = max(found, key=lambda v: tuple(map(int, v.split("."))))
         run(["just", "export", "@champion", f"{tmp}/bundle"], project, timeout=600)
         run(["just", "export", shadow, f"{tmp}/shadow"], project, timeout=600)
-        path = f"{venv}{os.pathsep}{os.environ['PATH']}"  # mlflow execs `uvicorn`
-        env = harness.command_env(PATH=path, MODEL_BUNDLE=f"{tmp}/bundle", HOST="127.0.0.1")
+        env = harness.command_env(MODEL_BUNDLE=f"{tmp}/bundle", HOST="127.0.0.1")
+        env["PATH"] = f"{venv}{os.pathsep}{env['PATH']}"  # mlflow execs the project's `uvicorn`
         ours = [str(venv / "python"), "-m", f"{package}.serving"]
         mlflow = [str(venv / "mlflow"), "models", "serve", "-m", f"{tmp}/bundle/model"]
         mlflow += ["--env-manager", "local", "--workers", "1", "-h", "127.0.0.1"]
