@@ -79,7 +79,7 @@ def create_app(
             :func:`.shadow.check_compatible`).
         shadow_settings: the shadow's queue size and log sampling (default: defaults).
         tracer_provider: an OpenTelemetry ``TracerProvider`` (None: no tracing, and no
-            ``opentelemetry`` import).
+            import of the SDK or the instrumentation).
     """
     metrics = ServingMetrics(model)
     predictor = Predictor(model)
@@ -211,17 +211,19 @@ def _add_mlflow_routes(
         """Convert and predict batch by batch; the rows too when they are logged."""
         scored: list[Scored] = []
         logged: list[Any] = []
-        while True:
-            with spans.span("validation"):
-                batch = next(batches, None)
-            if batch is None:
-                return scored, logged
+        # The span covers reading the body and converting the first chunk: the whole
+        # request, but for batches above CHUNK_ROWS rows.
+        with spans.span("validation"):
+            batch = next(batches, None)
+        while batch is not None:
             if log_features:
                 logged.extend(invocations.records(batch, names))
             with spans.span("inference"):
                 predicted = predictor.predict_array(batch)
             # The batch is kept only for the shadow, which scores it after the answer.
             scored.append((batch if scorer is not None else None, predicted))
+            batch = next(batches, None)
+        return scored, logged
 
     @app.get("/ping", include_in_schema=False)
     async def ping() -> Response:

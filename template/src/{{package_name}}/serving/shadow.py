@@ -259,7 +259,7 @@ class ShadowScorer:
             finally:
                 self.metrics.latency.observe(time.perf_counter() - started)
         primary = np.concatenate([work.primary for work in drained])
-        if len(predictions) != len(primary):
+        if predictions.shape != primary.shape:
             self.metrics.error("exception", rows)
             return
         disagree = self.metrics.compare(primary, predictions)

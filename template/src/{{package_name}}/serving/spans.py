@@ -2,8 +2,9 @@
 
 The app and the shadow scorer call a :class:`Spans`; with no
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` it is :data:`NO_SPANS`, whose every span is
-a ``nullcontext``, so no ``opentelemetry`` module is ever imported and
-nothing is exported. :mod:`.tracing` implements the real one.
+a ``nullcontext``, so neither the OpenTelemetry SDK nor an exporter is
+imported, and nothing is exported (FastAPI itself imports the API, whose
+default provider records nothing). :mod:`.tracing` implements the real one.
 """
 
 from collections.abc import Sequence

@@ -1,10 +1,16 @@
 """OpenTelemetry traces of the serving app, when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
 
 Imported only then (:mod:`.spans` stands in otherwise), so a server without
-an endpoint imports no ``opentelemetry`` module and exports nothing. The
+an endpoint imports no SDK, exporter or instrumentation module and exports
+nothing (FastAPI depends on the no-op ``opentelemetry-api`` by itself). The
+provider is passed to the instrumentation, never made global: FastAPI's own
+telemetry, which follows the global provider, stays a no-op, so each request
+has one server span. The
 request span comes from ``opentelemetry-instrumentation-fastapi`` (probes and
 ``/metrics`` excluded), carrying ``model.version``; the app adds
-``validation`` and ``inference`` child spans; the shadow's scoring runs on
+``validation`` (``/predict``: the validated rows made the model's batch;
+``/invocations``: the body read and its first chunk converted) and
+``inference`` (one per chunk) child spans; the shadow's scoring runs on
 its own thread, after the answer, so it is a span of its own
 (``shadow.inference``) linked to every request whose rows it scored. Spans
 leave through the OTLP/HTTP exporter, configured by the standard
