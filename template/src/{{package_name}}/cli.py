@@ -202,6 +202,7 @@ def _deploy(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> in
         by=args.by,
         apply=not args.render_only,
         if_deployed=args.if_deployed,
+        shadow=args.shadow,
     )
     print("\n".join(result.lines()))
     return 0
@@ -370,6 +371,11 @@ def _add_serving_commands(
     deploy.add_argument("--env", choices=["staging", "production"], default="production")
     deploy.add_argument(
         "--canary", metavar="PERCENT", help="production only: this version's share (1-99)"
+    )
+    deploy.add_argument(
+        "--shadow",
+        action="store_true",
+        help="run the champion with this version beside it as a shadow (SHADOW_MODEL)",
     )
     deploy.add_argument("--image", help="image name without tag (default: $IMAGE)")
     deploy.add_argument("--by", help="who is deploying (default: $MODEL_REGISTRY_USER or login)")

@@ -41,6 +41,8 @@ class DeploymentRecord:
     applied: bool
     kubectl_context: str | None
     manifests: str
+    #: The version scoring the same requests off the request path (``just deploy <v> shadow``).
+    shadow: str | None = None
 
 
 @dataclass(frozen=True)

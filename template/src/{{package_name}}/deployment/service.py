@@ -92,12 +92,15 @@ def deploy(
     apply: bool = True,
     if_deployed: bool = False,
     find_cluster: FindCluster | None = None,
+    shadow: bool = False,
 ) -> DeployResult:
     """Deploy version ``ref`` (``1.2.0``, ``@champion``) to ``environment``.
 
     ``if_deployed`` redeploys only where a deployment is already recorded
     (``just rollback`` uses it); ``apply=False`` renders and never applies;
-    ``find_cluster`` replaces :func:`.kubectl.find_cluster` (tests).
+    ``find_cluster`` replaces :func:`.kubectl.find_cluster` (tests). ``shadow``
+    deploys the champion answering at full traffic with ``ref`` beside it as its
+    shadow (see :func:`_shadow_plan`).
 
     Raises:
         DeploymentError: the version may not run there, an option is invalid, kubectl
@@ -110,12 +113,20 @@ def deploy(
     previous = folder.read_record()
     if if_deployed and previous is None:
         return DeployResult(folder, None)
+    if shadow and canary:
+        raise DeploymentError(
+            "A shadow deployment sends the shadow no traffic of its own: give a canary percent "
+            "or `shadow`, not both."
+        )
     percent = policy.parse_canary(canary, env)
     repository = image.check_repository(repository)
     record = registry.get(ref)
     holders = policy.Holders(registry.by_alias(CHAMPION), registry.by_alias(CHALLENGER))
-    policy.admit(record, env, percent, holders, lambda: registry.check(record, "production"))
-    plan = manifests.Plan(env, record.semver, repository, image.tag_for(record), percent)
+    if shadow:
+        plan = _shadow_plan(record, env, repository, holders)
+    else:
+        policy.admit(record, env, percent, holders, lambda: registry.check(record, "production"))
+        plan = manifests.Plan(env, record.semver, repository, image.tag_for(record), percent)
     kubectl_path = kubectl.locate()
     kustomization, rendered = manifests.render(plan, folder=folder, kubectl_path=kubectl_path)
 
@@ -125,7 +136,7 @@ def deploy(
     folder.write_manifests(kustomization, rendered)
     output = kubectl.apply(cluster, folder.manifests, cwd=root) if cluster else []
     deployed = DeploymentRecord(
-        version=record.semver,
+        version=plan.version,
         environment=env,
         image=plan.image,
         traffic_percent=plan.traffic,
@@ -135,6 +146,7 @@ def deploy(
         applied=cluster is not None,
         kubectl_context=cluster.context if cluster else None,
         manifests=folder.shown(folder.manifests),
+        shadow=plan.shadow.version if plan.shadow else None,
     )
     folder.write_record(deployed)
     return DeployResult(
@@ -144,6 +156,40 @@ def deploy(
         not_applied=not_applied,
         kubectl_output=output,
         notes=_notes(deployed, previous, holders),
+    )
+
+
+def _shadow_plan(
+    shadow: VersionRecord, environment: Environment, repository: str, holders: policy.Holders
+) -> manifests.Plan:
+    """The champion at full traffic, with ``shadow`` scoring the same rows beside it.
+
+    A shadow changes no answer, so no gate stands in its way; it must only be a
+    live version other than the champion (shadowing a version with itself
+    measures nothing, an archived one is retired).
+
+    Raises:
+        DeploymentError: there is no champion to answer, or ``shadow`` is it or archived.
+    """
+    champion = holders.champion
+    if champion is None:
+        raise DeploymentError(
+            f"Cannot shadow {shadow.semver}: no version is the champion to answer the requests "
+            f"({holders.describe()}); promote one first: just models promote <version> production."
+        )
+    if shadow.semver == champion.semver or shadow.stage == "archived":
+        why = "is the champion itself" if shadow.semver == champion.semver else "is archived"
+        raise DeploymentError(
+            f"Cannot shadow {shadow.semver}: it {why}; a shadow is another live version (the "
+            f"challenger, say) scored beside the champion {champion.semver}."
+        )
+    return manifests.Plan(
+        environment,
+        champion.semver,
+        repository,
+        image.tag_for(champion),
+        None,
+        shadow=manifests.Shadow(shadow.semver, f"{repository}:{image.tag_for(shadow)}"),
     )
 
 
@@ -159,6 +205,13 @@ def _environment(name: str) -> Environment:
 def _notes(
     record: DeploymentRecord, previous: DeploymentRecord | None, holders: policy.Holders
 ) -> list[str]:
+    if record.shadow:
+        return [
+            f"shadow: {record.shadow} scores every request's rows off the request path; its "
+            "answers are never returned. Compare it in Prometheus (serving_shadow_agreement_total "
+            "or serving_shadow_abs_difference), then deploy the champion alone to stop it: "
+            f"just deploy {record.version}"
+        ]
     if not record.canary:
         return []
     is_champion = holders.champion is not None and holders.champion.semver == record.version
