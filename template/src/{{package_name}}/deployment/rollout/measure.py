@@ -65,9 +65,8 @@ class PrometheusSource:
             queries.append((promql, shown or "empty"))
             return samples
 
-        labels = self._labels(self.canary, routes=True)
-        requests = f"serving_requests_total{{{labels}}}"
-        errors = f'serving_requests_total{{{labels},status=~"5.."}}'
+        requests = self._series("serving_requests_total", self.canary, routes=True)
+        errors = self._series("serving_requests_total", self.canary, 'status=~"5.."', routes=True)
         canary_requests = total(ask(f"sum(increase({requests}[{window}]))")) or 0.0
         canary_errors = total(ask(f"sum(increase({errors}[{window}]))")) or 0.0
         canary_p95 = total(ask(self._p95(self.canary, window)))
@@ -83,22 +82,24 @@ class PrometheusSource:
             queries=tuple(queries),
         )
 
-    def _labels(self, version: str, *, routes: bool = False) -> str:
+    def _series(self, metric: str, version: str, *matchers: str, routes: bool = False) -> str:
+        """``metric{...}``: one version's series, under the deployment's selector."""
         labels = [self.selector] if self.selector else []
         labels.append(f'model_version="{version}"')
         if routes:
             labels.append(f'route=~"{PREDICTION_ROUTES}"')
-        return ",".join(labels)
+        labels.extend(matchers)
+        return metric + "{" + ",".join(labels) + "}"
 
     def _p95(self, version: str, window: str) -> str:
-        buckets = f"serving_request_duration_seconds_bucket{{{self._labels(version, routes=True)}}}"
+        buckets = self._series("serving_request_duration_seconds_bucket", version, routes=True)
         return f"histogram_quantile({QUANTILE}, sum by (le) (rate({buckets}[{window}])))"
 
     def _distribution(self, ask: Ask, window: str) -> Distribution | None:
         metric, label, kind = DISTRIBUTIONS[self.task]
 
         def counts(version: str) -> dict[str, float]:
-            promql = f"sum by ({label}) (increase({metric}{{{self._labels(version)}}}[{window}]))"
+            promql = f"sum by ({label}) (increase({self._series(metric, version)}[{window}]))"
             return {
                 sample.labels[label]: sample.value
                 for sample in ask(promql)
