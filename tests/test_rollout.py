@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -390,3 +391,38 @@ def test_what_cannot_start_fails_in_one_line_and_changes_nothing(rig: Rig) -> No
         params.write_text(original)
     assert project.just("models", "history").stdout == history
     assert (project.path / PRODUCTION).read_bytes() == deployed
+
+
+def test_ctrl_c_mid_rollout_is_recorded_and_says_what_to_do(rig: Rig) -> None:
+    rig.challenger(rig.slow)
+    stable = rig.champion()
+    env = subprocess_env({"PATH": rig.path, "PROMETHEUS_URL": rig.prometheus})
+    process = subprocess.Popen(
+        ["just", "rollout", rig.slow],
+        cwd=rig.project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the canary is at its first share, waiting
+            if line.startswith("rollout-step:"):
+                break
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole group
+        _, err = process.communicate(timeout=120)
+    finally:
+        stop_process_group(process)
+    assert process.returncode == 130, err
+    assert "stopped at step 1: the canary keeps 10% of production traffic" in err
+    assert f"`just deploy {stable}` to send all of the traffic back" in err
+    events = _events(rig, rig.slow)
+    assert events[-1]["action"] == "rollout-interrupted"
+    assert events[-1]["detail"] == "interrupted step 1 at 10%; the canary keeps 10%"
+    record = rig.deployed()
+    assert (record["version"], record["traffic_percent"], record["canary"]) == (rig.slow, 10, True)
+    assert "rollout-interrupted" in rig.project.just("models", "history").stdout
+    # What the message says to do: all of the traffic back to the stable version.
+    run(["just", "deploy", stable], rig.project.path, PATH=rig.path)

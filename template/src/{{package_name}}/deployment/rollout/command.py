@@ -51,6 +51,7 @@ def add_rollout_commands(commands: Subcommands, handlers: MutableMapping[str, Ha
 
 
 def _rollout(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    from ...errors import ProjectError  # noqa: PLC0415
     from ...registry.service import ModelRegistry  # noqa: PLC0415 - MLflow loads here
     from .walker import RolloutInterrupted, walk  # noqa: PLC0415
 
@@ -74,14 +75,18 @@ def _rollout(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> i
     )
     try:
         result = walk(config, source, actions)
-    except RolloutInterrupted as stop:
+    except (RolloutInterrupted, ProjectError) as stop:
+        # Recorded by the walker; say where the canary was left and what to do.
         actions.finish("interrupted")
+        where, share = "by an error", "its share"
+        if isinstance(stop, RolloutInterrupted):
+            where, share = f"at step {stop.step}", f"{stop.percent}%"
         print(
-            f"rollout of {actions.canary.semver} interrupted at step {stop.step}: the canary "
-            f"keeps {stop.percent}% of production traffic (recorded in the audit trail and "
-            f"{actions.report_path}). Run `just rollout {actions.canary.semver}` again to "
-            f"restart the analysis, or `just deploy {actions.stable.semver}` to send all of "
-            "the traffic back to the stable version.",
+            f"rollout of {actions.canary.semver} stopped {where}: the canary keeps {share} "
+            f"of production traffic (recorded in the audit trail and {actions.report_path}). "
+            f"Run `just rollout {actions.canary.semver}` again to restart the analysis, or "
+            f"`just deploy {actions.stable.semver}` to send all of the traffic back to the "
+            "stable version.",
             file=sys.stderr,
         )
         raise
