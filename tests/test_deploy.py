@@ -388,6 +388,16 @@ def test_canary_promotion_and_rollback_redeploy(installed_project: Any, tmp_path
     git_commit_all(project.path, "chore: retrain")
     refused = _just(project, "deploy", "1.0.1", path=path, check=False)
     assert "production runs the champion" in refused.stderr
+    # Shadow first: the champion keeps answering, 1.0.1 scores the same requests beside it.
+    shadowed = _just(project, "deploy", "1.0.1", "shadow", path=path)
+    assert "note: shadow: 1.0.1 scores every request's rows" in shadowed.stdout
+    assert image() == first
+    predictor = _validated(project, "production")["spec"]["predictor"]
+    (copier,) = predictor["initContainers"]
+    assert re.fullmatch(r".*:1\.0\.1-[0-9a-f]{7}", copier["image"]), copier["image"]
+    assert {"name": "SHADOW_MODEL", "value": "1.0.1"} in predictor["containers"][0]["env"]
+    record = json.loads((production / "deployment.json").read_text())
+    assert (record["version"], record["shadow"]) == ("1.0.0", "1.0.1")
     _just(project, "deploy", "1.0.1", "10", path=path)
     assert re.fullmatch(r".*:1\.0\.1-[0-9a-f]{7} @ 10%", image())
     project.just("models", "promote", "1.0.1", "production", "canary looked good")

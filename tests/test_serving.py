@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -76,12 +77,16 @@ def rows(trained_project: InstalledProject, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="module")
 def served(trained_project: InstalledProject) -> Iterator[str]:
-    """`just serve` on a free loopback port, as a user starts it."""
+    """`just serve` on a free loopback port, as a user starts it, with a shadow.
+
+    The shadow is the champion itself (the only version here): exported and
+    verified beside it, it scores every answered request off the request path.
+    """
     port = free_port()
     process = subprocess.Popen(
         ["just", "serve"],
         cwd=trained_project.path,
-        env=subprocess_env({"PORT": str(port)}),
+        env=subprocess_env({"PORT": str(port), "SHADOW_MODEL": "1.0.0"}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -120,10 +125,46 @@ def test_model_health_and_metrics_on_a_live_server(served: str, rows: Path) -> N
     # MLflow's scoring-server routes, as `mlflow models serve` answers them.
     assert _get(f"{served}/ping") == (200, b"\n")
     assert _get(f"{served}/version") == (200, described["mlflow_version"].encode())
+    rows_sent = len(_records(rows))
+    before = _samples(_get(f"{served}/metrics")[1].decode())
     _post(f"{served}/predict", {"records": _records(rows)})
-    status, metrics = _get(f"{served}/metrics")
+    versions = {"primary_version": "1.0.0", "shadow_version": "1.0.0"}
+
+    def moved(name: str, **labels: str) -> float:
+        """How much the samples of ``name`` with ``labels`` grew since ``before``."""
+
+        def total(samples: dict[str, list[tuple[dict[str, str], float]]]) -> float:
+            return sum(v for ls, v in samples.get(name, []) if ls.items() >= labels.items())
+
+        return total(after) - total(before)
+
+    # The shadow scores after the answer, on its own thread: give it a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        status, metrics = _get(f"{served}/metrics")
+        after = _samples(metrics.decode())
+        if moved("serving_shadow_rows_total") >= rows_sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert status == 200
-    assert 'serving_predictions_total{model_version="1.0.0"}' in metrics.decode()
+    assert moved("serving_predictions_total", model_version="1.0.0") == rows_sent
+    # What was answered, by class (the default project is a classifier), for canary analysis.
+    assert moved("serving_predicted_class_total", model_version="1.0.0") == rows_sent
+    # A shadow of the same version agrees on every row it scored.
+    assert moved("serving_shadow_agreement_total", result="agree", **versions) == rows_sent
+    assert moved("serving_shadow_agreement_total", result="disagree", **versions) == 0
+
+
+def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Prometheus' text format as samples by name: (labels, value) pairs."""
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"([a-z_]+)(?:\{(.*)\})? (\S+)", line)
+        if match:
+            name, labels, value = match.groups()
+            pairs = dict(re.findall(r'([a-z_]+)="([^"]*)"', labels or ""))
+            samples.setdefault(name, []).append((pairs, float(value)))
+    return samples
 
 
 def test_a_bad_request_is_a_422_on_a_live_server(served: str) -> None:

@@ -10,8 +10,9 @@ handed over is the very object the primary scored (read-only from then on),
 so the request path copies nothing.
 
 The worker takes whatever is queued (up to :data:`MAX_DRAIN_ROWS` rows) and
-scores it in one call, so under load the shadow's per-call overhead, and the
-time it holds the interpreter lock, is shared by many requests. It counts
+scores it in one call, then pauses :data:`PAUSE_SECONDS`, so under load each
+call scores many requests' rows: the shadow's per-call overhead, and the
+moments it holds the interpreter lock the event loop needs, are shared. It counts
 agreement with the primary per row: a classifier's rows agreeing or not, a
 regressor's absolute differences in a histogram. A sample of disagreements
 (``SHADOW_LOG_SAMPLE_RATE``, default :data:`DEFAULT_LOG_SAMPLE_RATE`) is
@@ -44,6 +45,8 @@ DEFAULT_QUEUE_SIZE = 256
 DEFAULT_LOG_SAMPLE_RATE = 0.01
 #: The most rows the worker scores in one call (the primary's chunk size).
 MAX_DRAIN_ROWS = 4096
+#: The worker's pause after each call, for requests to gather in the queue meanwhile.
+PAUSE_SECONDS = 0.002
 #: Regression rows whose predictions differ by more than this (relative) disagree.
 REGRESSION_TOLERANCE = 1e-6
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -242,6 +245,7 @@ class ShadowScorer:
             self._score(drained)
             if stop:
                 return
+            time.sleep(PAUSE_SECONDS)
 
     def _score(self, drained: Sequence[_Work]) -> None:
         """Score drained work in one call; nothing raised here may end the thread."""
