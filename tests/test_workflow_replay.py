@@ -90,7 +90,7 @@ ACTIONS = {
 SKIPPED = {
     'uv tool install "rust-just>=1.59"': "just is the template venv's, first on PATH",
     # The longest step of all, and already proven per answer set: the replay would repeat it.
-    "just check-all": "test_e2e runs `just check` in every answer set and `just test-slow` once",
+    "just check-all": "test_e2e runs it on the default answers and `just test` on the others",
     "apt-get update -qq && apt-get install -y -qq buildah > /dev/null": (
         "a Debian package install; buildah is the fake on PATH"
     ),

@@ -26,12 +26,12 @@ from mlflow.models import infer_signature
 from .. import DISTRIBUTION, experiments, lineage, tracking
 from ..config import Params
 from ..data.profile import PROFILE_ARTIFACT, PROFILE_FILE, ReferenceProfile
-from ..models.adapter import MODEL_ARTIFACT, ModelAdapter
+from ..models.adapter import MODEL_ARTIFACT
 from ..models.factory import build_model
 from ..models.pyfunc import AdapterPyfunc
 from ..paths import ProjectPaths
 from ..tuning.runs import log_search
-from ..tuning.search import run_search
+from .fitting import choose_model, fit
 from .io import write_atomically, write_json
 from .prepare import load_prepared
 from .run_record import TrainedRun
@@ -48,8 +48,7 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
     """Fit on the prepared training split, save the model, log everything to MLflow."""
     features, target = load_prepared(params, paths, "train")
     # With `search:` set, the best candidate by cross-validation is what gets trained.
-    search = None if params.search.method == "none" else run_search(params, features, target)
-    model = params.model if search is None else search.tuned(params.model)
+    model, search = choose_model(params, features, target)
     model_config = model.model_dump()
     facts = lineage.collect(
         paths.root,
@@ -95,8 +94,7 @@ def train(params: Params, paths: ProjectPaths) -> TrainedRun:
             ),
             context="training",
         )
-        strategy.fit(features, target)
-        adapter = ModelAdapter(strategy, feature_names=list(features.columns))
+        adapter = fit(strategy, features, target)
         write_atomically(paths.model_file, lambda tmp: joblib.dump(adapter, tmp))
         example = features.head(5)
         signature = infer_signature(example, adapter.predict(example))
