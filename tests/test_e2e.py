@@ -71,7 +71,7 @@ def test_pipeline_trains_evaluates_and_registers(project: InstalledProject) -> N
 
 
 def test_check_passes(project: InstalledProject) -> None:
-    """`just check`: every hook and, beside them, the unit tests in one process, without coverage."""
+    """`just check`: every hook and, beside them, the unit tests in one process, no coverage."""
     result = project.just("check")
     assert re.search(r"\b[1-9]\d* passed", result.stdout), result.stdout
     assert "pytest --unit" in result.stderr  # just echoes each recipe line to stderr

@@ -6,6 +6,9 @@ step with fewer canary requests than ``min_requests`` is not judged at all
 (a handful of requests says nothing about a p95 or an error ratio), and an
 objective whose inputs are missing (no stable traffic in the window, a
 serving image that does not export prediction counts) cannot pass either.
+Nor can a PSI over fewer predictions than :data:`MIN_PREDICTIONS_PER_BIN`
+per bin: with a few rows spread over a regressor's ten buckets, empty bins
+alone would push the PSI of two identical models far past any limit.
 """
 
 import math
@@ -20,6 +23,9 @@ from ...config import RolloutObjectives
 from ...monitoring.statistics import psi
 
 Outcome = Literal["pass", "fail", "inconclusive"]
+#: Predictions each version needs per compared bin before their PSI means anything
+#: (the expected count a chi-square comparison of the same bins asks for).
+MIN_PREDICTIONS_PER_BIN = 5
 #: How served predictions are counted: per class, or a cumulative histogram by ``le`` edge.
 DistributionKind = Literal["classes", "cumulative"]
 
@@ -143,6 +149,11 @@ def _psi(predictions: Distribution | None, limit: float | None) -> ObjectiveResu
     )
     if counts is None:
         note = "no predictions of both versions to compare"
+        return ObjectiveResult("psi", "inconclusive", None, limit, note)
+    needed = MIN_PREDICTIONS_PER_BIN * len(counts[0])
+    fewest = min(sum(counts[0]), sum(counts[1]))
+    if fewest < needed:
+        note = f"{fewest:.0f} predictions over {len(counts[0])} bins, fewer than {needed}"
         return ObjectiveResult("psi", "inconclusive", None, limit, note)
     return _compare("psi", psi_from_counts(*counts), limit)
 
