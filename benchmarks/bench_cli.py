@@ -1,12 +1,7 @@
 """The generated CLI's read-only registry commands, ``--help`` and ``predict``, as run.
 
-A trained project with 1.0.0 in production; each command in fresh processes, once per
-round, rotated, next to references in the same rounds: ``python -c pass``, ``import
-mlflow`` (what every registry command paid before the local store was read directly) and
-the floor of a batch prediction (one process importing pandas, scikit-learn and joblib,
-loading the model's joblib file and predicting the same 100 rows). Targets: read-only
-commands within 1.2 s and ``--help`` within 0.3 s (best); ``predict`` on 100 rows within
-1.5x that floor (medians). Results: docs/benchmarks.md.
+Fresh processes, interleaved with their references. What is timed and how to read it:
+benchmarks/README.md; results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import harness
-from harness import BenchmarkError, Samples, Summary, run
+from harness import PROBES, BenchmarkError, Samples, Summary, run
 
 COMMANDS = {  # name: (arguments of the generated CLI, target in seconds on the best run)
     "--help": (["--help"], "<= 0.3"),
@@ -30,55 +25,35 @@ COMMANDS = {  # name: (arguments of the generated CLI, target in seconds on the 
 }
 FLOOR, MLFLOW = "python -c pass", "python -c 'import mlflow'"
 PREDICT, PREDICT_FLOOR = "predict 100 rows", "floor: pandas, scikit-learn, joblib; predict 100 rows"
-PREDICT_TARGET = "<= 1.5"
-WRITE_ROWS = """
-import sys, pandas as pd
-pd.read_parquet(sys.argv[1]).head(100).to_csv(sys.argv[2], index=False)
-"""
-FLOOR_PREDICT = """
-import json, sys
-import joblib, pandas as pd, sklearn
-model = joblib.load(sys.argv[1])
-frame = pd.read_csv(sys.argv[2])
-print(json.dumps({"predictions": model.predict(frame[model.feature_names])["prediction"].tolist()}))
-"""
+ROWS = "import sys, pandas; pandas.read_parquet(sys.argv[1])[:100].to_csv(sys.argv[2], index=False)"
 
 
 def benchmark(args: argparse.Namespace) -> None:
     samples, summary = Samples(), Summary("cli", settings={"repeats": args.repeats})
     with tempfile.TemporaryDirectory() as tmp:
-        project, _ = harness.new_project(Path(tmp), promote=True)
-        python = str(project / ".venv" / "bin" / "python")
-        cli = str(project / ".venv" / "bin" / harness.package_name(project))
-        rows, model = f"{tmp}/rows.csv", str(project / "artifacts" / "model.joblib")
-        run([python, "-c", WRITE_ROWS, "data/prepared/test.parquet", rows], project, timeout=300)
+        project = harness.trained_project(Path(tmp))
+        python, cli, rows = project.bin("python"), project.bin(project.package), f"{tmp}/rows.csv"
+        model = str(project.path / "artifacts" / "model.joblib")
+        run([python, "-c", ROWS, "data/prepared/test.parquet", rows], project.path, timeout=300)
         programs = {FLOOR: [python, "-c", "pass"], MLFLOW: [python, "-c", "import mlflow"]}
         programs |= {name: [cli, *arguments] for name, (arguments, _) in COMMANDS.items()}
         programs[PREDICT] = [cli, "predict", "--input", rows]
-        programs[PREDICT_FLOOR] = [python, "-c", FLOOR_PREDICT, model, rows]
-        last = samples.rounds(
-            {name: partial(run, a, project, timeout=300) for name, a in programs.items()},
-            args.repeats,
-        )
+        programs[PREDICT_FLOOR] = [python, str(PROBES / "predict_floor.py"), model, rows]
+        timed = partial(run, cwd=project.path, timeout=300)
+        measures = {name: partial(timed, command) for name, command in programs.items()}
+        last = samples.rounds(measures, args.repeats)
     predicted = json.loads(last[PREDICT].stdout)["predictions"]
     if predicted != json.loads(last[PREDICT_FLOOR].stdout)["predictions"]:
         raise BenchmarkError(f"predict and its floor disagree: {predicted}")
     for name in programs:
+        start_up = name not in {PREDICT, PREDICT_FLOOR}  # judged on the best run
         target = COMMANDS.get(name, ([], None))[1]
-        judge_min = name not in {PREDICT, PREDICT_FLOOR}
-        summary.measure(
-            name,
-            samples.wall[name],
-            samples.cpu[name],
-            target=target,
-            judge_min=judge_min,
-        )
-        if judge_min and name != FLOOR:
-            best = min(samples.wall[name]) / min(samples.wall[FLOOR])
+        wall = samples.wall[name]
+        summary.measure(name, wall, samples.cpu[name], target=target, judge_min=start_up)
+        if start_up and name != FLOOR:
+            best = min(wall) / min(samples.wall[FLOOR])
             summary.ratio(f"{name} vs python", best, of=f"best {name} / best {FLOOR}")
-    summary.compare(
-        f"{PREDICT} vs its floor", samples, PREDICT, PREDICT_FLOOR, target=PREDICT_TARGET
-    )
+    summary.compare(f"{PREDICT} vs its floor", samples, PREDICT, PREDICT_FLOOR, target="<= 1.5")
     harness.report(args, summary, samples)
 
 

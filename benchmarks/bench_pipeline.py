@@ -1,80 +1,63 @@
 """``just pipeline --force`` against the floor of importing its libraries and fitting.
 
-Targets: a forced, warm ``just pipeline`` (bundled data) at most 2.5x the floor, one
-process importing sklearn, pandas, pandera, mlflow and pyarrow and fitting the configured
-model as ``params.yaml`` says; a run after only a hyper-parameter changed at most 2x. The
-project is rendered from the template's last commit (``--vcs-ref HEAD``: the working tree
-too), committed, installed and warmed up (one pipeline, one floor). Per repeat the floor
-runs right before and after the pipeline; a repeat's ratio is the pipeline over the mean of
-the two floors, and the verdict is the median over repeats. Also timed each repeat: DVC's
-no-op and plain ``just repro --force`` (one process per stage). Results, one per scenario:
-docs/pipeline-performance.md.
+The floor runs right before and after each pipeline. What is timed and how to read it:
+benchmarks/README.md; results, one per scenario: docs/pipeline-performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import harness
 import yaml
-from harness import BenchmarkError, Samples, Summary, Timing, last_json, median, run
+from harness import PROBES, BenchmarkError, Samples, Summary, Timing, last_json, median, run
 
-TARGET, PARAMS_TARGET = 2.5, "<= 2"
+TARGET = 2.5
 ESTIMATORS = {  # model.kind: (module, class, scaled), mirroring src/<package>/models/
     "logistic_regression": ("sklearn.linear_model", "LogisticRegression", True),
     "ridge": ("sklearn.linear_model", "Ridge", True),
     "random_forest": ("sklearn.ensemble", "RandomForest{task}", False),
     "gradient_boosting": ("sklearn.ensemble", "HistGradientBoosting{task}", False),
 }
-TIMERS = (
-    "import json, sys, time\nt0 = time.perf_counter()\n{setup}\nt1 = time.perf_counter()\n{work}\n"
-)
-TIMERS += 'print(json.dumps({{"{first}": t1 - t0, "{second}": time.perf_counter() - t1}}))\n'
-FLOOR = """import mlflow, pandas, pandera.pandas, pyarrow, sklearn
-from sklearn.datasets import load_{dataset}
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from {module} import {estimator}"""
-FIT = """frame = load_{dataset}(as_frame=True).frame
-x, _, y, _ = train_test_split(frame.drop(columns=["target"]), frame["target"],
-    test_size={test_size!r}, random_state={seed!r}, stratify={stratify})
-model = {estimator}(**{params!r})
-(make_pipeline(StandardScaler(), model) if {scaled!r} else model).fit(x, y)"""
+VERSIONS = """import json, platform
+from importlib.metadata import version
+names = ["mlflow", "scikit-learn", "pandas", "pandera", "pyarrow", "dvc"]
+print(json.dumps({"python": platform.python_version(), **{n: version(n) for n in names}}))
+"""
+HYPER_PARAMETER = re.compile(r"^(    (?:C|alpha): )(1\.0|0\.5)$", re.MULTILINE)
 
 
-def floor_code(project: Path) -> str:
+def floor_probe(project: Path) -> list[str]:
     """The floor probe for the project's configured dataset, split and model."""
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
-    task, kind = params["task"], params["model"]["kind"]
-    suffix = "Classifier" if task == "classification" else "Regressor"
-    module, estimator, scaled = ESTIMATORS[kind]
+    task, (module, estimator, scaled) = params["task"], ESTIMATORS[params["model"]["kind"]]
+    classifier = task == "classification"
     model_params = dict(params["model"].get("params") or {})
     if "seed" in model_params:
         model_params["random_state"] = model_params.pop("seed")
-    fields = {
+    spec = {
         "dataset": params["data"]["dataset"], "module": module, "scaled": scaled,
-        "estimator": estimator.format(task=suffix),
+        "estimator": estimator.format(task="Classifier" if classifier else "Regressor"),
         "params": model_params, "test_size": float(params["split"]["test_size"]),
-        "seed": int(params["split"]["seed"]),
-        "stratify": 'frame["target"]' if task == "classification" else "None",
+        "seed": int(params["split"]["seed"]), "stratify": classifier,
     }  # fmt: skip
-    setup, work = FLOOR.format(**fields), FIT.format(**fields)
-    return TIMERS.format(setup=setup, work=work, first="import_s", second="fit_s")
+    return ["uv", "run", "--frozen", "python", str(PROBES / "pipeline_floor.py"), json.dumps(spec)]
 
 
 def toggle_hyper_parameter(params: Path) -> None:
     """Flip the default model's regularisation (C or alpha) between 1.0 and 0.5."""
-    text = params.read_text(encoding="utf-8")
-    for old, new in (("C: 1.0", "C: 0.5"), ("C: 0.5", "C: 1.0"), ("alpha: 1.0", "alpha: 0.5"),
-                     ("alpha: 0.5", "alpha: 1.0")):  # fmt: skip
-        if f"    {old}\n" in text:
-            params.write_text(text.replace(f"    {old}\n", f"    {new}\n", 1), encoding="utf-8")
-            return
-    raise BenchmarkError(f"{params} has no C or alpha of 1.0 or 0.5 to change")
+    swap = {"1.0": "0.5", "0.5": "1.0"}
+    text, found = HYPER_PARAMETER.subn(
+        lambda m: m[1] + swap[m[2]], params.read_text(encoding="utf-8"), count=1
+    )
+    if not found:
+        raise BenchmarkError(f"{params} has no C or alpha of 1.0 or 0.5 to change")
+    params.write_text(text, encoding="utf-8")
 
 
 def one_repeat(project: Path, env: dict[str, str], samples: Samples) -> None:
@@ -87,7 +70,7 @@ def one_repeat(project: Path, env: dict[str, str], samples: Samples) -> None:
             samples.note(f"inner.{name}.{key}", seconds)
         return timing
 
-    floor = ["uv", "run", "--frozen", "python", "-c", floor_code(project)]
+    floor = floor_probe(project)
     before = measure("floor", floor, probe=True)
     pipeline = measure("pipeline", ["just", "pipeline", "--force"])
     after = measure("floor", floor, probe=True)
@@ -106,9 +89,14 @@ def one_repeat(project: Path, env: dict[str, str], samples: Samples) -> None:
 
 def benchmark(args: argparse.Namespace) -> None:
     env = harness.command_env(bytecode_cache=not args.no_bytecode_cache)
-    commit = run(
-        ["git", "rev-parse", args.vcs_ref or "HEAD"], harness.TEMPLATE_ROOT, timeout=60
-    ).stdout.strip()
+    head = run(["git", "rev-parse", args.vcs_ref or "HEAD"], harness.TEMPLATE_ROOT, timeout=60)
+    commit = head.stdout.strip()
+    summary = Summary("pipeline", settings={
+        "problem_type": args.problem_type, "template_commit": commit,
+        "template_working_tree_included": args.vcs_ref == "HEAD",
+        "bytecode_cache": not args.no_bytecode_cache, "repeats": args.repeats,
+    })  # fmt: skip
+    samples = Samples()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         harness.log(f"a {args.problem_type} project from template {args.vcs_ref or commit}")
         data = {"problem_type": args.problem_type}
@@ -117,25 +105,10 @@ def benchmark(args: argparse.Namespace) -> None:
             for cache in sorted(project.rglob("__pycache__"), reverse=True):
                 shutil.rmtree(cache, ignore_errors=True)
         run(["just", "pipeline"], project, env, timeout=1800)  # warm-up, untimed
-        run(
-            ["uv", "run", "--frozen", "python", "-c", floor_code(project)],
-            project,
-            env,
-            timeout=600,
-        )
-        summary = Summary("pipeline", settings={
-            "problem_type": args.problem_type, "template_commit": commit,
-            "template_working_tree_included": args.vcs_ref == "HEAD",
-            "bytecode_cache": not args.no_bytecode_cache, "repeats": args.repeats,
-        })  # fmt: skip
-        code = "import json, platform; from importlib.metadata import version; print(json.dumps("
-        code += "{'python': platform.python_version(), **{n: version(n) for n in ['mlflow', "
-        code += "'scikit-learn', 'pandas', 'pandera', 'pyarrow', 'dvc']}}))"
-        versions = run(["uv", "run", "--frozen", "python", "-c", code], project, env, timeout=600)
-        summary.versions = last_json(versions.stdout) | harness.tool_versions(
-            ("uv", "just"), project
-        )
-        samples = Samples()
+        run(floor_probe(project), project, env, timeout=600)
+        python = ["uv", "run", "--frozen", "python", "-c", VERSIONS]
+        versions = last_json(run(python, project, env, timeout=600).stdout)
+        summary.versions = versions | harness.tool_versions(("uv", "just"), project)
         for index in range(args.repeats):
             harness.log(f"repeat {index + 1}/{args.repeats}")
             one_repeat(project, env, samples)
@@ -152,16 +125,15 @@ def benchmark(args: argparse.Namespace) -> None:
         of_medians=median(samples.wall["pipeline"]) / floor, budget_s=TARGET * floor,
     )  # fmt: skip
     of = "params_change / mean of the same repeat's floors; median"
-    summary.ratio("params_change_over_floor", median(params), of=of, target=PARAMS_TARGET)
+    summary.ratio("params_change_over_floor", median(params), of=of, target="<= 2")
     scenario = args.problem_type + ("-no-bytecode-cache" if args.no_bytecode_cache else "")
     harness.report(args, summary, samples, scenario=scenario)
 
 
-def parser() -> argparse.ArgumentParser:
+if __name__ == "__main__":
     parser = harness.argument_parser(__doc__, benchmark="pipeline", repeats=3)
-    parser.add_argument(
-        "--problem-type", choices=["classification", "regression"], default="classification"
-    )
+    problems = ["classification", "regression"]
+    parser.add_argument("--problem-type", choices=problems, default="classification")
     parser.add_argument(
         "--no-bytecode-cache", action="store_true", help="force PYTHONDONTWRITEBYTECODE=1"
     )
@@ -169,8 +141,4 @@ def parser() -> argparse.ArgumentParser:
         "--vcs-ref",
         help="template commit to render (default: the last; HEAD: with the working tree)",
     )
-    return parser
-
-
-if __name__ == "__main__":
-    harness.main(benchmark, parser())
+    harness.main(benchmark, parser)

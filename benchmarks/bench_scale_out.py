@@ -1,14 +1,7 @@
 """Scale-out: tuning on Dask against local processes; batch scoring and drift at scale.
 
-One trained project with 1.0.0 in production; ``--part`` picks what runs. tuning: the
-``tune`` command on a 24-candidate x 3-fold random-forest grid on 2 local processes, on a
-``just cluster-up 2`` cluster and on a loopback cluster of its own, interleaved, and
-``--tasks`` trivial tasks through ``ComputeBackend.map`` on each. scoring: ``just score``
-on Parquet directories of the project's 30 features against MLflow's pyfunc predicting the
-whole ``pd.read_parquet`` frame. drift: the partitioned drift check (the ``drift`` command
-less the registry) on 10M rows x 20 features against Evidently's report at growing sizes.
-Peak RSS: the largest sum over a command's process tree, read from ``/proc`` every 50 ms.
-Targets and results: docs/benchmarks.md; how to read it: benchmarks/README.md.
+``--part`` picks what runs; scoring and drift record each command's whole-tree peak RSS.
+What is timed and how to read it: benchmarks/README.md; results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -17,214 +10,195 @@ import argparse
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import harness
 import yaml
-from bench_drift import (
-    BUILD_PROFILE,
-    DRIFT_CHECK,
-    EVIDENTLY,
-    EVIDENTLY_CHECK,
-    SHIFTED,
-    evidently_python,
-    generate,
-)
-from harness import BenchmarkError, Samples, Summary, Timing, last_json, median, run
+from bench_drift import EVIDENTLY, SHIFTED, evidently_python, generate
+from harness import PROBES, BenchmarkError, Samples, Summary, last_json, median, run
 
 M = 1_000_000
 SPACE = {"n_estimators": [50, 100, 200], "max_depth": [4, 8, 16, None], "min_samples_leaf": [1, 4]}
-TASKS = """
-import json, math, sys, time
-from {package}.compute import open_backend
-from {package}.compute.backend import single_threaded
-from {package}.config import ComputeConfig
-tasks, start = int(sys.argv[1]), time.perf_counter()
-for i in range(tasks):
-    single_threaded(math.sqrt, i)  # the floor: one task's own wrapper, in this process
-floor = time.perf_counter()
-with open_backend(ComputeConfig(backend=sys.argv[2], workers=2)) as backend:
-    list(backend.map(math.sqrt, range(2 * backend.workers)))
-    opened = time.perf_counter()
-    list(backend.map(math.sqrt, range(tasks)))
-    done = time.perf_counter()
-print(json.dumps({{"floor_ms": (floor - start) * 1e3 / tasks, "open_s": opened - floor,
-                  "task_ms": (done - opened) * 1e3 / tasks, "where": backend.describe()}}))
-"""
-REFERENCE = """
-import json, sys
-from pathlib import Path
-import mlflow, pandas as pd
-from {package}.tracking import quiet, tracking_uri
-quiet()
-mlflow.set_tracking_uri(tracking_uri(Path.cwd()))
-model = mlflow.pyfunc.load_model("models:/{name}@champion")
-predicted = pd.DataFrame(model.predict(pd.read_parquet(sys.argv[1]))).rename(columns=str)
-Path(sys.argv[2]).mkdir()
-predicted.to_parquet(Path(sys.argv[2]) / "part-00000.parquet")
-print(json.dumps({{"rows": len(predicted)}}))
-"""
 
 
-def record(samples: Samples, name: str, rows: int, result: Timing) -> None:
-    """Wall seconds, rows a second and peak RSS (tree, driver) of one watched run."""
-    samples.note(f"{name}: s", result.wall)
-    samples.note(f"{name}: rows/s", rows / result.wall)
-    samples.note(f"{name}: peak RSS, tree (MiB)", result.peak_mib)
-    samples.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib)
+@dataclass
+class ScaleOut:
+    """One run's project, scratch directory and records; each part is a method."""
 
+    args: argparse.Namespace
+    project: harness.Project
+    work: Path
+    summary: Summary
+    samples: Samples = field(default_factory=Samples)
+    failed: dict[str, str] = field(default_factory=dict)  # "<who> <size>": why it stopped
 
-def link_first(source: Path, destination: Path, files: int) -> Path:
-    """A directory of hard links to the first ``files`` Parquet files of ``source``."""
-    destination.mkdir()
-    for part in sorted(source.iterdir())[:files]:
-        os.link(part, destination / part.name)
-    return destination
+    def probe(self, name: str, *args: str) -> list[str]:
+        """A probe of ``benchmarks/probes`` run by the project's interpreter."""
+        return [self.project.bin("python"), str(PROBES / name), self.project.package, *args]
 
+    def batches(self, kind: str, sizes: list[int]) -> Iterator[tuple[str, int, Path]]:
+        """A Parquet directory of ``kind`` at each size: hard links to the first files of the
+        largest, generated once (1M-row files); every file deleted afterwards."""
+        file_rows = min(M, sizes[0])
+        data = generate(kind, self.work / kind, file_rows, sizes[-1] // file_rows, self.project)
+        for size in sizes:
+            batch = self.work / f"{kind}-{size}"
+            batch.mkdir()
+            for part in sorted(data.iterdir())[: size // file_rows]:
+                os.link(part, batch / part.name)
+            yield f"{size / M:g}M", size, batch
+            shutil.rmtree(batch)
+        shutil.rmtree(data)
 
-def tuning(args: argparse.Namespace, project: Path, summary: Summary, samples: Samples) -> None:
-    """The search on local processes, a cluster-up cluster and a loopback one; the probe."""
-    params_file, package = project / "params.yaml", args.package
-    original = params_file.read_text(encoding="utf-8")
-    params = yaml.safe_load(original)
-    params["model"] = {"kind": "random_forest", "params": {"n_estimators": 100}}
-    params["search"] |= {"method": "grid", "folds": 3, "space": SPACE}
-    probe = [args.python, "-c", TASKS.format(package=package), str(args.tasks)]
-    probes: dict[str, list[dict[str, Any]]] = {}
+    def watched(
+        self, name: str, key: str, rows: int, args: list[str], *, timeout: float,
+        check: bool = True, ok: tuple[int, ...] = (0,),
+    ) -> harness.Timing | None:  # fmt: skip
+        """A watched run: its seconds, rows/s and peak RSS (tree, driver); or, for a reference
+        that did not finish, None and why under ``key`` (never a number)."""
+        result = run(args, self.project.path, timeout=timeout, ok=ok, watch=True, check=check)
+        if result.failure:
+            self.failed[key] = result.failure
+            return None
+        self.samples.note(f"{name}: s", result.wall)
+        self.samples.note(f"{name}: rows/s", rows / result.wall)
+        self.samples.note(f"{name}: peak RSS, tree (MiB)", result.peak_mib)
+        self.samples.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib)
+        return result
 
-    def tune(mode: str, backend: str, env: dict[str, str]) -> Timing:
-        compute = params["compute"] | {"backend": backend}
-        params_file.write_text(yaml.safe_dump(params | {"compute": compute}), "utf-8")
-        timing = run(["uv", "run", "--frozen", package, "tune"], project, env, timeout=1800)
-        found = run([*probe, backend], project, env, timeout=600).stdout
-        probes.setdefault(mode, []).append(last_json(found))
-        return timing
+    def tuning(self) -> None:
+        """The search on local processes, a cluster-up cluster and a loopback one; the probe."""
+        project, params_file = self.project, self.project.path / "params.yaml"
+        original = params_file.read_text(encoding="utf-8")
+        params = yaml.safe_load(original)
+        params["model"] = {"kind": "random_forest", "params": {"n_estimators": 100}}
+        params["search"] |= {"method": "grid", "folds": 3, "space": SPACE}
+        probes: dict[str, list[dict[str, Any]]] = {}
 
-    try:
-        run(["just", "prepare"], project, timeout=600)
-        run(["just", "cluster-up", "2"], project, timeout=300)
-        address = (project / "build/cluster/address").read_text(encoding="utf-8").strip()
-        modes = {
-            "local": ("local", harness.command_env()),
-            "dask cluster": ("local", harness.command_env(DASK_SCHEDULER_ADDRESS=address)),
-            "dask loopback": ("dask", harness.command_env()),
-        }
-        measures = {
-            f"tune: {m}": lambda m=m, b=b, e=e: tune(m, b, e) for m, (b, e) in modes.items()
-        }
-        samples.rounds(measures, args.repeats, warmup=1)  # bytecode, the workers' imports
-    finally:
-        params_file.write_text(original, encoding="utf-8")
-        run(["just", "cluster-down"], project, timeout=300)
-    summary.compare("tune: dask cluster / local", samples, "tune: dask cluster", "tune: local",
-                    paired=True, target="<= 1.15")  # fmt: skip
-    summary.compare("tune: dask loopback / local", samples, "tune: dask loopback", "tune: local",
-                    paired=True)  # fmt: skip
-    summary.details["per_task"] = {}
-    for mode, runs in probes.items():  # the warm-up round's probe left out
-        keys = [key for key in runs[0] if key != "where"]
-        figures = {key: round(median(one[key] for one in runs[1:]), 3) for key in keys}
-        summary.details["per_task"][mode] = figures | {"backend": runs[0]["where"]}
+        def tune(mode: str, backend: str, env: dict[str, str]) -> harness.Timing:
+            compute = params["compute"] | {"backend": backend}
+            params_file.write_text(yaml.safe_dump(params | {"compute": compute}), "utf-8")
+            tune = ["uv", "run", "--frozen", project.package, "tune"]
+            timing = run(tune, project.path, env, timeout=1800)
+            tasks = self.probe("compute_tasks.py", str(self.args.tasks), backend)
+            found = run(tasks, project.path, env, timeout=600).stdout
+            probes.setdefault(mode, []).append(last_json(found))
+            return timing
 
+        try:
+            run(["just", "prepare"], project.path, timeout=600)
+            run(["just", "cluster-up", "2"], project.path, timeout=300)
+            address = (project.path / "build/cluster/address").read_text(encoding="utf-8")
+            cluster = harness.command_env(DASK_SCHEDULER_ADDRESS=address.strip())
+            modes = {
+                "local": ("local", harness.command_env()),
+                "dask cluster": ("local", cluster),
+                "dask loopback": ("dask", harness.command_env()),
+            }
+            measures = {f"tune: {m}": partial(tune, m, b, e) for m, (b, e) in modes.items()}
+            self.samples.rounds(measures, self.args.repeats, warmup=1)  # bytecode, imports
+        finally:
+            params_file.write_text(original, encoding="utf-8")
+            run(["just", "cluster-down"], project.path, timeout=300)
+        for mode, target in (("dask cluster", "<= 1.15"), ("dask loopback", None)):
+            name = f"tune: {mode}"
+            self.summary.compare(f"{name} / local", self.samples, name, "tune: local",
+                                 paired=True, target=target)  # fmt: skip
+        per_task = self.summary.details["per_task"] = {}
+        for mode, runs in probes.items():  # the warm-up round's probe left out
+            keys = [key for key in runs[0] if key != "where"]
+            figures = {key: round(median(one[key] for one in runs[1:]), 3) for key in keys}
+            per_task[mode] = figures | {"backend": runs[0]["where"]}
 
-def scoring(args: argparse.Namespace, project: Path, summary: Summary, samples: Samples) -> None:
-    """``just score`` against MLflow's pyfunc on the whole frame, at each size; ``just drift``."""
-    sizes = sorted(int(size * M) for size in args.scoring_sizes)
-    file_rows, failed = min(M, sizes[0]), summary.details.setdefault("did not finish", {})
-    data = generate("own", args.work / "own", file_rows, sizes[-1] // file_rows, project)
-    name = yaml.safe_load((project / "params.yaml").read_text("utf-8"))["registry"]["model_name"]
-    reference = [args.python, "-c", REFERENCE.format(package=args.package, name=name)]
-    for size in sizes:
-        batch = link_first(data, args.work / f"own-{size}", size // file_rows)
-        label, scored = f"{size / M:g}M", args.work / "scored"
+    def scoring(self) -> None:
+        """``just score`` against MLflow's pyfunc on the whole frame at each size; at 10M rows
+        also the whole ``just drift`` command."""
+        scored, sizes = self.work / "scored", sorted(int(n * M) for n in self.args.scoring_sizes)
+        params = yaml.safe_load((self.project.path / "params.yaml").read_text("utf-8"))
+        reference = self.probe("mlflow_score.py", params["registry"]["model_name"])
         commands = {"ours": (["just", "score"], 3600), "mlflow": (reference, 900)}
-        for index in range(args.repeats if size < sizes[-1] or len(sizes) == 1 else 1):
-            for who in harness.rotated(
-                [w for w in commands if f"{w} {label}" not in failed], index
-            ):
-                command, timeout = commands[who]
-                result = run([*command, str(batch), str(scored)], project, timeout=timeout,
-                             watch=True, check=who == "ours")  # fmt: skip
-                shutil.rmtree(scored, ignore_errors=True)
-                if not result.failure and f'"rows": {size}' not in result.stdout:
-                    raise BenchmarkError(f"{who}, {label}: printed {result.stdout[-500:]}")
-                if result.failure:
-                    failed[f"{who} {label}"] = result.failure
-                else:
-                    record(samples, f"score {label}: {who}", size, result)
-        if size == 10 * M:  # `drift` exits 1 when it finds drift
-            result = run(
-                ["just", "drift", str(batch)], project, timeout=1800, ok=(0, 1), watch=True
-            )
-            record(samples, f"drift command {label} x 30 (scoring data)", size, result)
-        shutil.rmtree(batch)
-    shutil.rmtree(data)
-    notes = samples.values
-    ours, theirs = notes.get("score 10M: ours: rows/s"), notes.get("score 10M: mlflow: rows/s")
-    if ours and theirs:
-        pairs, of = [a / b for a, b in zip(ours, theirs, strict=True)], "paired rounds, rows/s"
-        summary.ratio("score 10M: ours / mlflow", median(pairs), of=of, target=">= 3", rounds=pairs)
-    first = notes.get("score 1M: ours: peak RSS, tree (MiB)")
-    for label in ("10M", "50M"):
-        if first and (peak := notes.get(f"score {label}: ours: peak RSS, tree (MiB)")):
-            of, growth = "ours, peak RSS of the process tree, medians", median(peak) / median(first)
-            summary.ratio(f"score peak RSS {label} / 1M", growth, of=of, target="<= 1.5")
-
-
-def drift(args: argparse.Namespace, project: Path, summary: Summary, samples: Samples) -> None:
-    """The partitioned drift check at every size; Evidently's report until it fails."""
-    work, python = args.work, args.python
-    rows, tried = int(args.drift_rows * M), [int(size * M) for size in args.evidently_sizes]
-    sizes, failed = sorted({*tried, rows}), summary.details.setdefault("did not finish", {})
-    file_rows = min(M, sizes[0])
-    reference = next(generate("reference", work / "reference", min(M, rows), 1, project).iterdir())
-    current = generate("current", work / "current", file_rows, sizes[-1] // file_rows, project)
-    build = [python, "-c", BUILD_PROFILE.format(package=args.package), str(reference)]
-    run([*build, str(work / "profile.json")], project, timeout=600)
-    ours = [python, "-c", DRIFT_CHECK.format(package=args.package), f"{work}/profile.json"]
-    theirs = [evidently_python(work, python), "-c", EVIDENTLY_CHECK, str(reference)]
-    largest = 0
-    for size in sizes:
-        batch, label = (
-            link_first(current, work / f"current-{size}", size // file_rows),
-            f"{size / M:g}M",
+        for label, size, batch in self.batches("own", sizes):
+            for index in range(self.args.repeats if size < sizes[-1] or len(sizes) == 1 else 1):
+                running = [who for who in commands if f"{who} {label}" not in self.failed]
+                for who in harness.rotated(running, index):
+                    command, timeout = commands[who]
+                    result = self.watched(
+                        f"score {label}: {who}", f"{who} {label}", size,
+                        [*command, str(batch), str(scored)], timeout=timeout, check=who == "ours",
+                    )  # fmt: skip
+                    shutil.rmtree(scored, ignore_errors=True)
+                    if result and f'"rows": {size}' not in result.stdout:
+                        raise BenchmarkError(f"{who}, {label}: printed {result.stdout[-500:]}")
+            if size == 10 * M:  # `drift` exits 1 when it finds drift
+                name, drift = f"drift command {label} x 30 (scoring data)", ["just", "drift"]
+                self.watched(name, name, size, [*drift, str(batch)], timeout=1800, ok=(0, 1))
+        notes = self.samples.values
+        ours, theirs = notes.get("score 10M: ours: rows/s"), notes.get("score 10M: mlflow: rows/s")
+        if ours and theirs:
+            pairs, of = [a / b for a, b in zip(ours, theirs, strict=True)], "paired rounds, rows/s"
+            self.summary.ratio("score 10M: ours / mlflow", median(pairs), of=of, target=">= 3",
+                               rounds=pairs)  # fmt: skip
+        first, of = (
+            notes.get("score 1M: ours: peak RSS, tree (MiB)"),
+            "ours, tree peak RSS, medians",
         )
-        commands = {"drift check": ([*ours, str(batch), str(work)], 1800)}
-        if size in tried and not any(key.startswith("evidently") for key in failed):
-            commands["evidently"] = ([*theirs, str(batch), str(work / "evidently.html")], 600)
-        for who, (command, timeout) in commands.items():
-            result = run(command, work, timeout=timeout, watch=True, check=who != "evidently")
-            if result.failure:
-                failed[f"{who} {label}"] = result.failure
-                continue
-            if (flagged := last_json(result.stdout)["drifted"]) != SHIFTED:
-                raise BenchmarkError(f"{who}, {label}: flagged {flagged}, not {SHIFTED}")
-            record(samples, f"drift {label}: {who}", size, result)
-            largest = size if who == "evidently" else largest
-    if largest:
-        label, full = f"{largest / M:g}M", f"{rows / M:g}M"
-        seconds = samples.values[f"drift {label}: evidently: s"][0]
-        of = f"Evidently's report / the drift check, both at {label} rows (its largest), one run"
-        ours_s = samples.values[f"drift {label}: drift check: s"][0]
-        summary.ratio("drift: evidently / drift check", seconds / ours_s, of=of)
-        speed = median(samples.values[f"drift {full}: drift check: rows/s"]) * seconds / largest
-        of = f"the drift check's rows/s at {full} / Evidently's at {label}"
-        summary.ratio("drift rows/s: ours at full size / evidently at its largest", speed, of=of)
+        for label in ("10M", "50M"):
+            if first and (peak := notes.get(f"score {label}: ours: peak RSS, tree (MiB)")):
+                growth = median(peak) / median(first)
+                self.summary.ratio(f"score peak RSS {label} / 1M", growth, of=of, target="<= 1.5")
+
+    def drift(self) -> None:
+        """The partitioned drift check at every size; Evidently's report until it fails."""
+        work, rows = self.work, int(self.args.drift_rows * M)
+        tried = [int(size * M) for size in self.args.evidently_sizes]
+        reference = generate("reference", work / "reference", min(M, rows), 1, self.project)
+        reference = next(reference.iterdir())
+        profile = self.probe("drift_profile.py", str(reference), f"{work}/profile.json")
+        run(profile, self.project.path, timeout=600)
+        ours = self.probe("drift_check.py", f"{work}/profile.json")
+        evidently = evidently_python(work, self.project.bin("python"))
+        theirs = [evidently, str(PROBES / "evidently_check.py"), str(reference)]
+        largest = 0
+        for label, size, batch in self.batches("current", sorted({*tried, rows})):
+            commands = {"drift check": ([*ours, str(batch), str(work)], 1800)}
+            if size in tried and not any(key.startswith("evidently") for key in self.failed):
+                commands["evidently"] = ([*theirs, str(batch), f"{work}/evidently.html"], 600)
+            for who, (command, timeout) in commands.items():
+                name, check = f"drift {label}: {who}", who != "evidently"
+                result = self.watched(name, f"{who} {label}", size, command, timeout=timeout,
+                                      check=check)  # fmt: skip
+                if result and (flagged := last_json(result.stdout)["drifted"]) != SHIFTED:
+                    raise BenchmarkError(f"{who}, {label}: flagged {flagged}, not {SHIFTED}")
+                largest = size if result and who == "evidently" else largest
+        if largest:
+            label, full, values = f"{largest / M:g}M", f"{rows / M:g}M", self.samples.values
+            seconds = values[f"drift {label}: evidently: s"][0]
+            of = f"Evidently's report / the drift check, both at {label} rows (its largest), 1 run"
+            ours_s = values[f"drift {label}: drift check: s"][0]
+            self.summary.ratio("drift: evidently / drift check", seconds / ours_s, of=of)
+            speed = median(values[f"drift {full}: drift check: rows/s"]) * seconds / largest
+            of = f"the drift check's rows/s at {full} / Evidently's at {label}"
+            name = "drift rows/s: ours at full size / evidently at its largest"
+            self.summary.ratio(name, speed, of=of)
 
 
 def benchmark(args: argparse.Namespace) -> None:
     settings = {k: v for k, v in vars(args).items() if k not in {"output", "raw", "no_write"}}
-    summary, samples = Summary("scale_out", settings | {"project": None}), Samples()
+    summary = Summary("scale_out", settings | {"project": None})
     summary.versions = {"evidently": EVIDENTLY[0]}
     summary.details["rendered from"] = harness.template_revision()  # the summary's: at the end
     with tempfile.TemporaryDirectory(prefix="scale-out-") as tmp:
-        args.work = Path(tmp)
-        project = args.project or harness.new_project(args.work, promote=True)[0]
-        args.package, args.python = harness.package_name(project), str(project / ".venv/bin/python")
-        for part in (tuning, scoring, drift):
-            if args.part in {"all", part.__name__}:
-                part(args, project, summary, samples)
+        project = harness.trained_project(Path(tmp), args.project)
+        scale_out = ScaleOut(args, project, Path(tmp), summary)
+        summary.details["did not finish"] = scale_out.failed
+        for part in ("tuning", "scoring", "drift"):
+            if args.part in {"all", part}:
+                getattr(scale_out, part)()
+    samples = scale_out.samples
     summary.measure_all(samples)
     for name, values in sorted(samples.values.items()):
         unit = name.rsplit("(", 1)[1].rstrip(")") if "(" in name else name.rsplit(": ", 1)[1]
@@ -232,8 +206,7 @@ def benchmark(args: argparse.Namespace) -> None:
     harness.report(args, summary, samples)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The shared options, the part to run and its sizes."""
+if __name__ == "__main__":
     parser = harness.argument_parser(__doc__, benchmark="scale_out", repeats=3)
     parser.add_argument("--part", choices=["all", "tuning", "scoring", "drift"], default="all")
     parser.add_argument("--project", type=Path, help="reuse a project that has a champion")
@@ -245,8 +218,4 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--evidently-sizes", type=float, nargs="+", default=[1, 2, 5, 10], help=sizes
     )
-    return parser
-
-
-if __name__ == "__main__":
-    harness.main(benchmark, parser())
+    harness.main(benchmark, parser)

@@ -20,23 +20,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import IO, Any, NamedTuple
 
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = TEMPLATE_ROOT / "benchmarks" / "results"
+PROBES = TEMPLATE_ROOT / "benchmarks" / "probes"  # programs run in a project's venv
 MIB = 1 << 20
 MEMORY_GUARD = 3 << 30  # a watched command is stopped when less memory than this is left
+PAGE, TICKS = os.sysconf("SC_PAGESIZE"), os.sysconf("SC_CLK_TCK")
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))  # the one environment, shared with the tests
 from environment import subprocess_env  # noqa: E402
-
-T = TypeVar("T")
 
 
 class BenchmarkError(RuntimeError):
@@ -68,12 +68,9 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _tree_rss(root: int) -> list[tuple[int, bool]]:
-    """RSS bytes of ``root`` and each descendant, parents first, with "is Python".
-
-    Reading ``/proc/<pid>/task/*/children`` costs well under a millisecond; psutil's
-    ``children()`` about 6 ms a call, too slow for a 50 ms sampling period.
-    """
+def process_tree(root: int) -> list[tuple[int, float, bool]]:
+    """RSS bytes, CPU seconds and "is Python" of ``root`` and each live descendant, parents
+    first. ``/proc/<pid>/task/*/children``: well under 1 ms; psutil's ``children()``: 6 ms."""
     found, queue = [], [root]
     while queue:
         pid = queue.pop(0)
@@ -81,56 +78,65 @@ def _tree_rss(root: int) -> list[tuple[int, bool]]:
             python = Path(f"/proc/{pid}/exe").readlink().name.startswith("python")
             for task in Path(f"/proc/{pid}/task").iterdir():
                 queue += [int(child) for child in (task / "children").read_text().split()]
-            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGESIZE")
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):  # it has just exited
             continue
-        found.append((rss, python))
+        found.append((int(stat[21]) * PAGE, (int(stat[11]) + int(stat[12])) / TICKS, python))
     return found
 
 
+@contextlib.contextmanager
+def session(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdout: IO[Any],
+    stderr: IO[Any] | int, grace: float = 0.0,
+) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """``args`` in a session of its own, ended if it still runs on exit (SIGTERM and
+    ``grace`` seconds first, then SIGKILL to the group: no child outlives it)."""
+    process = subprocess.Popen(
+        list(args), cwd=cwd, env=dict(env), stdout=stdout, stderr=stderr, start_new_session=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if grace:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(timeout=grace)
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def run(
-    args: Sequence[str],
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    *,
-    timeout: float,
-    ok: Iterable[int] = (0,),
-    merge_stderr: bool = False,
-    watch: bool = False,
+    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, *, timeout: float,
+    ok: Iterable[int] = (0,), merge_stderr: bool = False, watch: bool = False,
     check: bool = True,
-) -> Timing:
+) -> Timing:  # fmt: skip
     """Run ``args`` in its own session; its wall time, CPU time and output.
 
-    ``watch`` samples the peak RSS of its whole process tree every 50 ms and stops it when
-    the machine runs short of memory. A command past ``timeout``, short of memory or
-    exiting with a status not in ``ok`` has failed: ``check`` raises ``BenchmarkError``,
+    ``watch`` samples the tree's peak RSS every 50 ms and stops it when memory runs short.
+    Past ``timeout``, short of memory or an exit status not in ``ok``: ``check`` raises,
     otherwise the failure is returned (a reference that runs out of memory is a result).
     """
     env = command_env() if env is None else env
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         cpu_start, start, tree, driver, failure = children_cpu(), time.perf_counter(), 0, 0, None
-        process = subprocess.Popen(
-            list(args), cwd=cwd, env=dict(env), stdout=out, start_new_session=True,
-            stderr=subprocess.STDOUT if merge_stderr else err,
-        )  # fmt: skip
-        try:
+        errors = subprocess.STDOUT if merge_stderr else err
+        with session(args, cwd, env, stdout=out, stderr=errors) as process:
             while failure is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=0.05 if watch else 1.0)
                     break
                 if watch:
-                    sizes = _tree_rss(process.pid)
-                    tree = max(tree, sum(rss for rss, _ in sizes))
-                    driver = max(driver, next((rss for rss, python in sizes if python), 0))
+                    sizes = process_tree(process.pid)
+                    tree = max(tree, sum(rss for rss, _, _ in sizes))
+                    driver = max(driver, next((rss for rss, _, py in sizes if py), 0))
                     meminfo = Path("/proc/meminfo").read_text().split("MemAvailable:")[1]
                     if int(meminfo.split()[0]) * 1024 < MEMORY_GUARD:
                         failure = f"stopped at {tree / MIB:,.0f} MiB: the machine's memory ran out"
                 if time.perf_counter() - start > timeout:
                     failure = f"stopped after {timeout:.0f} s"
-        finally:  # stopped or interrupted: end its whole session (a daemon it starts stays)
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
         wall, cpu = time.perf_counter() - start, children_cpu() - cpu_start
         out.seek(0)
         err.seek(0)
@@ -157,12 +163,9 @@ def last_json(stdout: str) -> Any:
     return json.loads([line for line in stdout.splitlines() if line.strip()][-1])
 
 
-def rotated(items: Sequence[T], shift: int) -> list[T]:
-    """``items`` starting at position ``shift``: one interleaved round.
-
-    Rotating the order by one position per round makes slow drift in a shared machine's
-    load fall on every measure alike.
-    """
+def rotated(items: Sequence[str], shift: int) -> list[str]:
+    """``items`` from position ``shift``: rotated each round, a shared machine's drifting
+    load falls on every measure alike."""
     start = shift % len(items)
     return [*items[start:], *items[:start]]
 
@@ -170,6 +173,11 @@ def rotated(items: Sequence[T], shift: int) -> list[T]:
 def median(values: Iterable[float]) -> float:
     """The median, as a float."""
     return float(statistics.median(list(values)))
+
+
+def log(message: str) -> None:
+    """Progress, on stderr: the summary tables own stdout."""
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -193,10 +201,8 @@ class Samples:
     def rounds(
         self, measures: Mapping[str, Callable[[], Timing]], repeats: int, *, warmup: int = 0
     ) -> dict[str, Timing]:
-        """Run every measure once per round, rotated each round; the last timing of each.
-
-        The first ``warmup`` rounds are not recorded (caches, bytecode, workers' imports).
-        """
+        """Every measure once a round, rotated; the last timing of each. The ``warmup``
+        rounds are not recorded (caches, bytecode, workers' imports)."""
         last: dict[str, Timing] = {}
         for index in range(warmup + repeats):
             for name in rotated(list(measures), index):
@@ -227,7 +233,6 @@ class Summary:
     measures: dict[str, dict[str, Any]] = field(default_factory=dict)
     ratios: dict[str, dict[str, Any]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
-    source: Path = TEMPLATE_ROOT
     started: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
     load_before: float = field(default_factory=lambda: os.getloadavg()[0])
 
@@ -235,20 +240,16 @@ class Summary:
         self, name: str, wall: Sequence[float], cpu: Sequence[float] | None = None, *,
         digits: int = 3, unit: str = "s", target: str | None = None, judge_min: bool = False,
     ) -> None:  # fmt: skip
-        """Record the median, minimum and count of ``wall`` (and ``cpu``) as ``name``.
-
-        A target is judged on the median, or with ``judge_min`` on the best sample (for
-        start-up times, where every slower sample is the machine's noise).
-        """
+        """Median, minimum and count of ``wall`` (and ``cpu``); a target judged on the
+        median, or with ``judge_min`` the best (start-up times: slower is the machine's noise)."""
         entry: dict[str, Any] = {} if unit == "s" else {"unit": unit}
         entry |= {"median": round(median(wall), digits), "min": round(min(wall), digits)}
         entry["n"] = len(wall)
         if cpu:
             entry |= {"cpu_median": round(median(cpu), digits), "cpu_min": round(min(cpu), digits)}
         judged = _target(min(wall) if judge_min else median(wall), target)
-        self.measures[name] = (
-            entry | judged | ({"judged_on": "min"} if judged and judge_min else {})
-        )
+        judged |= {"judged_on": "min"} if judged and judge_min else {}
+        self.measures[name] = entry | judged
 
     def measure_all(self, samples: Samples, *, digits: int = 3) -> None:
         """Record every timed measure of ``samples``, in name order."""
@@ -270,59 +271,50 @@ class Summary:
         self, name: str, samples: Samples, candidate: str, reference: str, *,
         paired: bool = False, target: str | None = None,
     ) -> None:  # fmt: skip
-        """``candidate`` over ``reference``, both timed in the same rounds.
-
-        The verdict is on the ratio of medians, or with ``paired`` on the median of each
-        round's ratio; the other one, minimums and CPU medians are recorded beside it.
-        """
+        """``candidate`` / ``reference``, timed in the same rounds: the ratio of medians, or
+        with ``paired`` the median of each round's ratio; the other, minimums and CPU beside."""
         wall, cpu = samples.wall, samples.cpu
-        pairs = [a / b for a, b in zip(wall[candidate], wall[reference], strict=True)]
+        pairs = median(a / b for a, b in zip(wall[candidate], wall[reference], strict=True))
         medians = median(wall[candidate]) / median(wall[reference])
-        of = "paired rounds, median" if paired else "medians"
-        also = {"of_medians": medians} if paired else {"paired": median(pairs)}
+        of = f"{candidate} / {reference}, " + ("paired rounds, median" if paired else "medians")
         self.ratio(
-            name, median(pairs) if paired else medians, of=f"{candidate} / {reference}, {of}",
-            target=target, **also,  # type: ignore[arg-type]
+            name, pairs if paired else medians, of=of, target=target,
+            **{"of_medians": medians} if paired else {"paired": pairs},  # type: ignore[arg-type]
             min=min(wall[candidate]) / min(wall[reference]),
             cpu_median=median(cpu[candidate]) / median(cpu[reference]),
         )  # fmt: skip
 
-    def verdicts(self) -> dict[str, str]:
-        """Every target's verdict, by measure or ratio name."""
-        entries = {**self.measures, **self.ratios}
-        return {name: entry["verdict"] for name, entry in entries.items() if "verdict" in entry}
-
     def record(self) -> dict[str, Any]:
         """The JSON document: the summary, when and where it was measured, on what."""
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+        model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "")
         machine = {
             "cpus": os.cpu_count(),
-            "cpu_model": next(
-                (ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), ""
-            ),
+            "cpu_model": model,
             "platform": platform.platform(),
             "python": platform.python_version(),
             "loadavg_1m_before": round(self.load_before, 2),
             "loadavg_1m_after": round(os.getloadavg()[0], 2),
         }
+        judged = {**self.measures, **self.ratios}
         return {
             "benchmark": self.benchmark,
             "date": self.started.isoformat(timespec="seconds"),
-            "template": template_revision(self.source),
+            "template": template_revision(),
             "machine": machine,
             "versions": self.versions,
             "settings": self.settings,
             "measures": self.measures,
             "ratios": self.ratios,
-            "verdicts": self.verdicts(),
+            "verdicts": {name: e["verdict"] for name, e in judged.items() if "verdict" in e},
             "details": self.details,
         }
 
 
-def template_revision(source: Path = TEMPLATE_ROOT) -> str:
-    """The short commit of ``source``, plus " with working-tree changes" if it is dirty."""
-    commit = run(["git", "rev-parse", "--short", "HEAD"], source, timeout=60).stdout.strip()
-    dirty = run(["git", "status", "--porcelain"], source, timeout=60).stdout.strip()
+def template_revision() -> str:
+    """The template's short commit, plus " with working-tree changes" if it is dirty."""
+    commit = run(["git", "rev-parse", "--short", "HEAD"], TEMPLATE_ROOT, timeout=60).stdout.strip()
+    dirty = run(["git", "status", "--porcelain"], TEMPLATE_ROOT, timeout=60).stdout.strip()
     return commit + (" with working-tree changes" if dirty else "")
 
 
@@ -331,30 +323,19 @@ def tool_versions(tools: Iterable[str], cwd: Path = TEMPLATE_ROOT) -> dict[str, 
     return {tool: run([tool, "--version"], cwd, timeout=60).stdout.strip() for tool in tools}
 
 
-def log(message: str) -> None:
-    """Progress, on stderr: the summary tables own stdout."""
-    print(message, file=sys.stderr, flush=True)
-
-
 # --- projects -------------------------------------------------------------------------
 
 GIT_COMMIT = ("git", "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m")
 
 
 def snapshot_template(source: Path, dest: Path) -> Path:
-    """Clone ``source`` into ``dest`` and commit the working tree of ``source`` there.
-
-    The commit holds what ``git add -A`` would stage in ``source``, made with ``source``
-    as the work tree but ``dest``'s own index, so ``source``'s index is never touched:
-    uncommitted work is measured, and copier copies a clean repository as a user's.
-    """
+    """A clone of ``source`` with its working tree committed (``dest``'s own index, so
+    ``source``'s is untouched): uncommitted work is measured from a clean repository."""
     run(["git", "clone", "--quiet", str(source), str(dest)], source, timeout=600)
     env = command_env(GIT_DIR=str(dest / ".git"), GIT_WORK_TREE=str(source))
     run(["git", "add", "-A"], source, env, timeout=600)
     if run(["git", "status", "--porcelain"], source, env, timeout=600).stdout.strip():
-        run(
-            [*GIT_COMMIT, "chore: benchmark snapshot of the working tree"], source, env, timeout=600
-        )
+        run([*GIT_COMMIT, "chore: benchmark snapshot"], source, env, timeout=600)
     run(["git", "reset", "--quiet", "--hard", "HEAD"], dest, timeout=600)
     return dest
 
@@ -363,13 +344,9 @@ def new_project(
     parent: Path, env: Mapping[str, str] | None = None, *, template: Path | None = None,
     data: Mapping[str, str] | None = None, vcs_ref: str = "HEAD", promote: bool = False,
 ) -> tuple[Path, dict[str, Timing]]:  # fmt: skip
-    """A default project in ``parent/project``, as a user makes one, from ``template`` (a
-    ``snapshot_template``; by default a new snapshot of this template's working tree).
-
-    Phases, each timed: ``copy`` (the copier CLI), ``git`` (init, add, commit),
-    ``install`` (``just install``), ``lock`` (commit ``uv.lock``); with ``promote`` also
-    ``pipeline`` (``just pipeline``, committed) and ``promote`` (1.0.0 to production).
-    """
+    """A project in ``parent/project`` from ``template`` (default: a new snapshot), as a
+    user makes one; each phase timed (``copy``, ``git``, ``install``, ``lock``, and with
+    ``promote`` ``pipeline`` and ``promote``: 1.0.0 to production)."""
     template = template or snapshot_template(TEMPLATE_ROOT, parent / "template")
     project, answers = parent / "project", [f"--data={k}={v}" for k, v in (data or {}).items()]
     copy = ["copier", "copy", "--defaults", "--quiet", f"--vcs-ref={vcs_ref}", *answers]
@@ -391,13 +368,22 @@ def new_project(
     return project, timings
 
 
-def package_name(project: Path) -> str:
-    """The generated package's import name, from the copier answers."""
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    return str(answers["package_name"])
+class Project(NamedTuple):
+    """A generated project with 1.0.0 in production, and its package's import name."""
+
+    path: Path
+    package: str
+
+    def bin(self, name: str) -> str:
+        """A program of the project's venv (``python``, the CLI, ``mlflow``)."""
+        return str(self.path / ".venv" / "bin" / name)
 
 
-# --- options and output ---------------------------------------------------------------
+def trained_project(parent: Path, existing: Path | None = None) -> Project:
+    """``existing`` (a project that has a champion), or a new one promoted in ``parent``."""
+    path = existing.resolve() if existing else new_project(parent, promote=True)[0]
+    answers = yaml.safe_load((path / ".copier-answers.yml").read_text(encoding="utf-8"))
+    return Project(path, str(answers["package_name"]))
 
 
 def _at_least_one(text: str) -> int:
@@ -407,15 +393,13 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def argument_parser(
-    doc: str | None, *, benchmark: str, repeats: int, repeats_help: str = "timed repeats"
-) -> argparse.ArgumentParser:
+def argument_parser(doc: str | None, *, benchmark: str, repeats: int) -> argparse.ArgumentParser:
     """``--repeats``, ``--output``, ``--no-write`` and ``--raw``; the script adds its own."""
     parser = argparse.ArgumentParser(
         description=(doc or "").split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--repeats", type=_at_least_one, default=repeats, help=repeats_help)
+    parser.add_argument("--repeats", type=_at_least_one, default=repeats, help="timed repeats")
     output = RESULTS_DIR / f"{benchmark}.json"
     parser.add_argument("--output", type=Path, default=output, help="summary JSON (committed)")
     parser.add_argument("--no-write", action="store_true", help="print the summary, write nothing")
@@ -451,22 +435,12 @@ def to_json(value: object, indent: int = 0) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write ``data`` to ``path`` through a temporary file, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(to_json(data) + "\n", encoding="utf-8")
-    partial.replace(path)
-
-
 def report(
     args: argparse.Namespace, summary: Summary, samples: Samples | None = None, *,
     scenario: str | None = None,
 ) -> None:  # fmt: skip
-    """Print ``summary`` as tables; write it to ``--output`` and ``samples`` to ``--raw``.
-
-    With ``scenario``, the file holds one summary per scenario and only this one changes.
-    """
+    """Print ``summary``; write it to ``--output`` (with ``scenario``, only its entry
+    changes) and ``samples`` to ``--raw``."""
     record = summary.record()
     print("\n" + summary_tables(record))
     if args.no_write:
@@ -476,47 +450,32 @@ def report(
         existing = json.loads(args.output.read_text("utf-8")) if args.output.is_file() else {}
         scenarios = dict(existing.get("scenarios", {})) | {scenario: record}
         document = {"benchmark": summary.benchmark, "scenarios": dict(sorted(scenarios.items()))}
-    write_json(args.output, document)
-    print(f"\nwrote {args.output}")
+    written = {args.output: document}
     if args.raw is not None and samples is not None:
         raw = {"wall_s": samples.wall, "cpu_s": samples.cpu, "values": samples.values}
-        write_json(args.raw, {"benchmark": summary.benchmark, "scenario": scenario} | raw)
-
-
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A markdown table; numeric columns right-aligned, floats to three decimals."""
-    values = [list(row) for row in rows]
-    right = [
-        all(isinstance(row[i], int | float | None) for row in values)
-        and any(row[i] is not None for row in values)
-        for i in range(len(headers))
-    ]
-    lines = ["| " + " | ".join(headers) + " |"]
-    lines.append("|" + "|".join("---:" if numeric else "---" for numeric in right) + "|")
-    for row in values:
-        cells = ("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        written[args.raw] = {"benchmark": summary.benchmark, "scenario": scenario} | raw
+    for path, data in written.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_json(data) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.output}")
 
 
 def summary_tables(record: Mapping[str, Any]) -> str:
-    """The measures and ratios of a summary record, as markdown tables."""
-
-    def target(entry: Mapping[str, Any]) -> str:
-        if "target_max" in entry:
-            return f"<= {entry['target_max']:g}"
-        return f">= {entry['target_min']:g}" if "target_min" in entry else ""
-
-    parts = []
+    """The measures and ratios of a summary record as markdown tables, floats to 3 places."""
     columns = {
         "measures": ("measure", "median", "min", "cpu_median", "n"),
         "ratios": ("ratio", "of", "median", "min", "cpu_median"),
     }
+    bounds, tables = (("target_max", "<="), ("target_min", ">=")), []
     for section, (head, *keys) in columns.items():
-        rows = [
-            [name, *(entry.get(key) for key in keys), target(entry), entry.get("verdict")]
-            for name, entry in record[section].items()
-        ]
         headers = [head, *(key.replace("_", " ") for key in keys), "target", "verdict"]
-        parts += [markdown_table(headers, rows)] if rows else []
-    return "\n\n".join(parts)
+        lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+        for name, entry in record[section].items():
+            target = next((f"{op} {entry[k]:g}" for k, op in bounds if k in entry), "")
+            row = [name, *(entry.get(key) for key in keys), target, entry.get("verdict")]
+            cells = (
+                "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row
+            )
+            lines.append("| " + " | ".join(cells) + " |")
+        tables += ["\n".join(lines)] if record[section] else []
+    return "\n\n".join(tables)
