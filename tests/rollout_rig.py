@@ -8,7 +8,7 @@ and the canary server by the share the last deployment gave the canary
 (``deployment.json``), as KServe splits traffic between two revisions.
 
 Only kubectl is a stand-in: no cluster can exist here, so a fake
-``kubectl`` (as in tests/test_deploy.py) answers a current context and
+``kubectl`` (tests/kubectl_stub.py) answers a current context and
 records what it is asked to apply, and hands ``kubectl kustomize`` to the
 real kubectl, so every step's manifests are really rendered. Prometheus,
 the servers, the registry (gates, audit trail) and the model card are real.
@@ -17,7 +17,6 @@ the servers, the registry (gates, audit trail) and the model card are real.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubectl_stub import fake_kubectl
 
 from conftest import (
     InstalledProject,
@@ -44,7 +44,6 @@ from conftest import (
 )
 
 PROMETHEUS = shutil.which("prometheus")
-KUBECTL = shutil.which("kubectl")
 STARTUP_SECONDS = 180
 PRODUCTION = Path("build") / "deploy" / "production" / "deployment.json"
 #: Short steps for the tests: two judged canary steps, then the promotion.
@@ -136,7 +135,7 @@ def serving_rig(
     """Serve ``stable`` (deployed at full traffic) and every canary; Prometheus scrapes all."""
     if PROMETHEUS is None:
         pytest.fail("prometheus missing: run tasks/system-packages.sh")
-    path, kubectl_log = _fake_kubectl(tmp)
+    path, kubectl_log = fake_kubectl(tmp)
     run(["just", "deploy", stable], project.path, PATH=path)
     processes: list[subprocess.Popen[str]] = []
     servers: dict[str, str] = {}
@@ -200,26 +199,6 @@ def traffic(rig: Rig, stable: str) -> Iterator[list[int]]:
     finally:
         done.set()
         thread.join(timeout=60)
-
-
-def _fake_kubectl(tmp: Path) -> tuple[str, Path]:
-    """A kubectl with a current context that records its calls; kustomize is the real one."""
-    assert KUBECTL, "the template suite needs kubectl: deployments render with kubectl kustomize"
-    bin_dir = tmp / "fake-kubectl"
-    bin_dir.mkdir()
-    log = bin_dir / "calls.log"
-    script = bin_dir / "kubectl"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'case "$1" in kustomize) exec "{KUBECTL}" "$@" ;; esac\n'
-        f'printf "%s\\n" "$*" >> "{log}"\n'
-        'case "$*" in\n'
-        '  *"config current-context"*) echo fake-cluster ;;\n'
-        '  *apply*) echo "inferenceservice.serving.kserve.io/model configured" ;;\n'
-        "esac\n"
-    )
-    script.chmod(0o755)
-    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}", log
 
 
 def _get(url: str) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubectl_stub import KUBECTL, NO_KUBECTL, fake_kubectl
 
 from conftest import InstalledProject, git_commit_all, run
 
@@ -45,8 +46,6 @@ DEPLOY = Path("build") / "deploy"
 HOSTILE = ("1.0.0'; touch PWNED; '", "$(touch PWNED)", "`touch PWNED`", "../../etc/passwd", "-h")
 # Tools a recipe needs when PATH must not hold kubectl (uv and just come from the template's venv).
 TOOLS = ("bash", "sh", "git", "env")
-KUBECTL = shutil.which("kubectl")
-NO_KUBECTL = "the template suite needs kubectl: `just deploy` renders with `kubectl kustomize`"
 #: Types the KServe SDK names without generating a model for (deep inside autoScaling
 #: metrics, which the manifests do not use): left unconstrained.
 SDK_UNGENERATED = frozenset({"V1beta1MetricQuantity"})
@@ -231,30 +230,6 @@ def _no_context(tmp_path: Path) -> str:
     return str(kubeconfig)
 
 
-def _fake_kubectl(tmp_path: Path) -> tuple[str, Path]:
-    """A kubectl that records its arguments and keeps a copy of what it applies.
-
-    ``kubectl kustomize`` needs no cluster: the real kubectl renders, unrecorded.
-    """
-    assert KUBECTL, NO_KUBECTL
-    bin_dir = tmp_path / "fake-kubectl"
-    bin_dir.mkdir()
-    log = bin_dir / "calls.log"
-    script = bin_dir / "kubectl"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'case "$1" in kustomize) exec "{KUBECTL}" "$@" ;; esac\n'
-        f'printf "%s\\n" "$*" >> "{log}"\n'
-        'case "$*" in\n'
-        '  *"config current-context"*) echo fake-cluster ;;\n'
-        f'  *apply*) for last; do :; done; cp "$last" "{bin_dir}/applied-$(date +%s%N).yaml";'
-        ' echo "inferenceservice.serving.kserve.io/model configured" ;;\n'
-        "esac\n"
-    )
-    script.chmod(0o755)
-    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}", log
-
-
 def _just(
     project: InstalledProject, *args: str, path: str, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess[str]:
@@ -325,7 +300,7 @@ def test_deploy_renders_valid_manifests_and_says_how_to_apply_them(
 def test_fake_cluster_is_applied_exactly_the_rendered_manifests(
     trained_project: InstalledProject, tmp_path: Path
 ) -> None:
-    path, log = _fake_kubectl(tmp_path)
+    path, log = fake_kubectl(tmp_path)
     result = _just(trained_project, "deploy", "1.0.0", "", "staging", path=path)
     assert "applied with kubectl (context fake-cluster):" in result.stdout
     assert log.read_text().splitlines() == [
@@ -344,7 +319,7 @@ def test_fake_cluster_is_applied_exactly_the_rendered_manifests(
 def test_hostile_or_wrong_arguments_are_refused_and_change_nothing(
     trained_project: InstalledProject, tmp_path: Path
 ) -> None:
-    path, log = _fake_kubectl(tmp_path)
+    path, log = fake_kubectl(tmp_path)
     before = _snapshot(trained_project.path / DEPLOY)
     attempts = [
         *((version,) for version in HOSTILE),
@@ -369,7 +344,7 @@ def test_hostile_or_wrong_arguments_are_refused_and_change_nothing(
 
 def test_canary_promotion_and_rollback_redeploy(installed_project: Any, tmp_path: Path) -> None:
     project: InstalledProject = installed_project("defaults", "deploy")
-    path, log = _fake_kubectl(tmp_path)
+    path, log = fake_kubectl(tmp_path)
     production = project.path / DEPLOY / "production"
 
     def image() -> str:
