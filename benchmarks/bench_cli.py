@@ -58,4 +58,4 @@ def benchmark(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    harness.main(benchmark, harness.argument_parser(__doc__, benchmark="cli", repeats=5))
+    harness.main(benchmark, harness.argument_parser(__doc__, "cli", repeats=5))

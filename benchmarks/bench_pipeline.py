@@ -7,46 +7,22 @@ benchmarks/README.md; results, one per scenario: docs/pipeline-performance.md.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import harness
-import yaml
 from harness import PROBES, BenchmarkError, Samples, Summary, Timing, last_json, median, run
 
 TARGET = 2.5
-ESTIMATORS = {  # model.kind: (module, class, scaled), mirroring src/<package>/models/
-    "logistic_regression": ("sklearn.linear_model", "LogisticRegression", True),
-    "ridge": ("sklearn.linear_model", "Ridge", True),
-    "random_forest": ("sklearn.ensemble", "RandomForest{task}", False),
-    "gradient_boosting": ("sklearn.ensemble", "HistGradientBoosting{task}", False),
-}
+FLOOR = ["uv", "run", "--frozen", "python", str(PROBES / "pipeline_floor.py")]
 VERSIONS = """import json, platform
 from importlib.metadata import version
 names = ["mlflow", "scikit-learn", "pandas", "pandera", "pyarrow", "dvc"]
 print(json.dumps({"python": platform.python_version(), **{n: version(n) for n in names}}))
 """
 HYPER_PARAMETER = re.compile(r"^(    (?:C|alpha): )(1\.0|0\.5)$", re.MULTILINE)
-
-
-def floor_probe(project: Path) -> list[str]:
-    """The floor probe for the project's configured dataset, split and model."""
-    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
-    task, (module, estimator, scaled) = params["task"], ESTIMATORS[params["model"]["kind"]]
-    classifier = task == "classification"
-    model_params = dict(params["model"].get("params") or {})
-    if "seed" in model_params:
-        model_params["random_state"] = model_params.pop("seed")
-    spec = {
-        "dataset": params["data"]["dataset"], "module": module, "scaled": scaled,
-        "estimator": estimator.format(task="Classifier" if classifier else "Regressor"),
-        "params": model_params, "test_size": float(params["split"]["test_size"]),
-        "seed": int(params["split"]["seed"]), "stratify": classifier,
-    }  # fmt: skip
-    return ["uv", "run", "--frozen", "python", str(PROBES / "pipeline_floor.py"), json.dumps(spec)]
 
 
 def toggle_hyper_parameter(params: Path) -> None:
@@ -63,17 +39,14 @@ def toggle_hyper_parameter(params: Path) -> None:
 def one_repeat(project: Path, env: dict[str, str], samples: Samples) -> None:
     """The pipeline between two floors, DVC's no-op, a parameters-only run, plain repro."""
 
-    def measure(name: str, args: list[str], probe: bool = False) -> Timing:
+    def measure(name: str, args: list[str]) -> Timing:
         timing = samples.add(name, run(args, project, env, timeout=1800))
         harness.log(f"  {name:<26} wall {timing.wall:7.2f} s   cpu {timing.cpu:7.2f} s")
-        for key, seconds in (last_json(timing.stdout) if probe else {}).items():
-            samples.note(f"inner.{name}.{key}", seconds)
         return timing
 
-    floor = floor_probe(project)
-    before = measure("floor", floor, probe=True)
+    before = measure("floor", FLOOR)
     pipeline = measure("pipeline", ["just", "pipeline", "--force"])
-    after = measure("floor", floor, probe=True)
+    after = measure("floor", FLOOR)
     floor_wall, floor_cpu = (before.wall + after.wall) / 2, (before.cpu + after.cpu) / 2
     samples.note("ratio.wall", pipeline.wall / floor_wall)
     samples.note("ratio.cpu", pipeline.cpu / floor_cpu)
@@ -105,7 +78,7 @@ def benchmark(args: argparse.Namespace) -> None:
             for cache in sorted(project.rglob("__pycache__"), reverse=True):
                 shutil.rmtree(cache, ignore_errors=True)
         run(["just", "pipeline"], project, env, timeout=1800)  # warm-up, untimed
-        run(floor_probe(project), project, env, timeout=600)
+        run(FLOOR, project, env, timeout=600)
         python = ["uv", "run", "--frozen", "python", "-c", VERSIONS]
         versions = last_json(run(python, project, env, timeout=600).stdout)
         summary.versions = versions | harness.tool_versions(("uv", "just"), project)
@@ -113,9 +86,6 @@ def benchmark(args: argparse.Namespace) -> None:
             harness.log(f"repeat {index + 1}/{args.repeats}")
             one_repeat(project, env, samples)
     summary.measure_all(samples)
-    for name, values in sorted(samples.values.items()):
-        if name.startswith("inner."):
-            summary.measure(name, values)
     wall, cpu, params = (samples.values[f"ratio.{key}"] for key in ("wall", "cpu", "params_wall"))
     floor = median(samples.wall["floor"])
     summary.ratio(
@@ -131,12 +101,9 @@ def benchmark(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = harness.argument_parser(__doc__, benchmark="pipeline", repeats=3)
+    parser = harness.argument_parser(__doc__, "pipeline", repeats=3, bytecode=True)
     problems = ["classification", "regression"]
     parser.add_argument("--problem-type", choices=problems, default="classification")
-    parser.add_argument(
-        "--no-bytecode-cache", action="store_true", help="force PYTHONDONTWRITEBYTECODE=1"
-    )
     parser.add_argument(
         "--vcs-ref",
         help="template commit to render (default: the last; HEAD: with the working tree)",

@@ -18,10 +18,9 @@ from typing import Any
 
 import harness
 import yaml
-from bench_drift import EVIDENTLY, SHIFTED, evidently_python, generate
-from harness import PROBES, BenchmarkError, Samples, Summary, last_json, median, run
+from bench_drift import EVIDENTLY, SHIFTED, M, evidently_check, generate
+from harness import BenchmarkError, Samples, Summary, Timing, last_json, median, run
 
-M = 1_000_000
 SPACE = {"n_estimators": [50, 100, 200], "max_depth": [4, 8, 16, None], "min_samples_leaf": [1, 4]}
 
 
@@ -35,10 +34,6 @@ class ScaleOut:
     summary: Summary
     samples: Samples = field(default_factory=Samples)
     failed: dict[str, str] = field(default_factory=dict)  # "<who> <size>": why it stopped
-
-    def probe(self, name: str, *args: str) -> list[str]:
-        """A probe of ``benchmarks/probes`` run by the project's interpreter."""
-        return [self.project.bin("python"), str(PROBES / name), self.project.package, *args]
 
     def batches(self, kind: str, sizes: list[int]) -> Iterator[tuple[str, int, Path]]:
         """A Parquet directory of ``kind`` at each size: hard links to the first files of the
@@ -57,7 +52,7 @@ class ScaleOut:
     def watched(
         self, name: str, key: str, rows: int, args: list[str], *, timeout: float,
         check: bool = True, ok: tuple[int, ...] = (0,),
-    ) -> harness.Timing | None:  # fmt: skip
+    ) -> Timing | None:  # fmt: skip
         """A watched run: its seconds, rows/s and peak RSS (tree, driver); or, for a reference
         that did not finish, None and why under ``key`` (never a number)."""
         result = run(args, self.project.path, timeout=timeout, ok=ok, watch=True, check=check)
@@ -79,14 +74,14 @@ class ScaleOut:
         params["search"] |= {"method": "grid", "folds": 3, "space": SPACE}
         probes: dict[str, list[dict[str, Any]]] = {}
 
-        def tune(mode: str, backend: str, env: dict[str, str]) -> harness.Timing:
+        def tune(mode: str, backend: str, env: dict[str, str]) -> Timing:
             compute = params["compute"] | {"backend": backend}
             params_file.write_text(yaml.safe_dump(params | {"compute": compute}), "utf-8")
             tune = ["uv", "run", "--frozen", project.package, "tune"]
             timing = run(tune, project.path, env, timeout=1800)
-            tasks = self.probe("compute_tasks.py", str(self.args.tasks), backend)
-            found = run(tasks, project.path, env, timeout=600).stdout
-            probes.setdefault(mode, []).append(last_json(found))
+            tasks = [project.package, str(self.args.tasks), backend]
+            found = run(project.probe("compute_tasks.py", *tasks), project.path, env, timeout=600)
+            probes.setdefault(mode, []).append(last_json(found.stdout))
             return timing
 
         try:
@@ -119,7 +114,8 @@ class ScaleOut:
         also the whole ``just drift`` command."""
         scored, sizes = self.work / "scored", sorted(int(n * M) for n in self.args.scoring_sizes)
         params = yaml.safe_load((self.project.path / "params.yaml").read_text("utf-8"))
-        reference = self.probe("mlflow_score.py", params["registry"]["model_name"])
+        name = params["registry"]["model_name"]
+        reference = self.project.probe("mlflow_score.py", self.project.package, name)
         commands = {"ours": (["just", "score"], 3600), "mlflow": (reference, 900)}
         for label, size, batch in self.batches("own", sizes):
             for index in range(self.args.repeats if size < sizes[-1] or len(sizes) == 1 else 1):
@@ -142,26 +138,23 @@ class ScaleOut:
             pairs, of = [a / b for a, b in zip(ours, theirs, strict=True)], "paired rounds, rows/s"
             self.summary.ratio("score 10M: ours / mlflow", median(pairs), of=of, target=">= 3",
                                rounds=pairs)  # fmt: skip
-        first, of = (
-            notes.get("score 1M: ours: peak RSS, tree (MiB)"),
-            "ours, tree peak RSS, medians",
-        )
+        first = notes.get("score 1M: ours: peak RSS, tree (MiB)")
         for label in ("10M", "50M"):
             if first and (peak := notes.get(f"score {label}: ours: peak RSS, tree (MiB)")):
-                growth = median(peak) / median(first)
+                growth, of = median(peak) / median(first), "ours, tree peak RSS, medians"
                 self.summary.ratio(f"score peak RSS {label} / 1M", growth, of=of, target="<= 1.5")
 
     def drift(self) -> None:
         """The partitioned drift check at every size; Evidently's report until it fails."""
-        work, rows = self.work, int(self.args.drift_rows * M)
+        work, rows, package = self.work, int(self.args.drift_rows * M), self.project.package
         tried = [int(size * M) for size in self.args.evidently_sizes]
         reference = generate("reference", work / "reference", min(M, rows), 1, self.project)
         reference = next(reference.iterdir())
-        profile = self.probe("drift_profile.py", str(reference), f"{work}/profile.json")
-        run(profile, self.project.path, timeout=600)
-        ours = self.probe("drift_check.py", f"{work}/profile.json")
-        evidently = evidently_python(work, self.project.bin("python"))
-        theirs = [evidently, str(PROBES / "evidently_check.py"), str(reference)]
+        profile = f"{work}/profile.json"
+        run(self.project.probe("drift.py", "profile", package, str(reference), profile),
+            self.project.path, timeout=600)  # fmt: skip
+        ours = self.project.probe("drift.py", "check", package, profile)
+        theirs = [*evidently_check(work, self.project.bin("python")), str(reference)]
         largest = 0
         for label, size, batch in self.batches("current", sorted({*tried, rows})):
             commands = {"drift check": ([*ours, str(batch), str(work)], 1800)}
@@ -201,15 +194,14 @@ def benchmark(args: argparse.Namespace) -> None:
     samples = scale_out.samples
     summary.measure_all(samples)
     for name, values in sorted(samples.values.items()):
-        unit = name.rsplit("(", 1)[1].rstrip(")") if "(" in name else name.rsplit(": ", 1)[1]
+        unit = "MiB" if name.endswith("(MiB)") else name.rsplit(": ", 1)[1]
         summary.measure(name, values, digits=1, unit=unit)
     harness.report(args, summary, samples)
 
 
 if __name__ == "__main__":
-    parser = harness.argument_parser(__doc__, benchmark="scale_out", repeats=3)
+    parser = harness.argument_parser(__doc__, "scale_out", repeats=3, project=True)
     parser.add_argument("--part", choices=["all", "tuning", "scoring", "drift"], default="all")
-    parser.add_argument("--project", type=Path, help="reuse a project that has a champion")
     parser.add_argument("--tasks", type=int, default=500, help="trivial tasks for the probe")
     sizes = "million rows (the largest runs once)"
     parser.add_argument("--scoring-sizes", type=float, nargs="+", default=[1, 10, 50], help=sizes)

@@ -29,7 +29,6 @@ PAIRS = {  # (candidate, reference): ratio name prefix, figures, targets at conc
     ("shadow", "ours"): ("shadow_", ("p50", "p95", "p99"), {"p95": "<= 1.2"}),
 }
 LUA = PROBES / "post.lua"  # wrk's script: the POST body, a response bound, a JSON summary
-STAGES = PROBES / "serving_stages.py"  # the floor and each stage of a request, in-process
 LOAD_KEYS = ("rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "cpu_ms_per_request")
 
 
@@ -183,7 +182,7 @@ def benchmark(args: argparse.Namespace) -> None:
             name: stack.enter_context(serving(name, *command, project.path, work))
             for name, command in commands.items()
         }
-        probe = [project.bin("python"), str(STAGES), project.package, f"{tmp}/bundle"]
+        probe = project.probe("serving_floor.py", project.package, f"{tmp}/bundle")
         hello = last_json(run([*probe, "0.1"], project.path, timeout=600).stdout)
         for server in servers.values():
             key = "dataframe_records" if server.path == "/invocations" else "records"
@@ -194,7 +193,7 @@ def benchmark(args: argparse.Namespace) -> None:
         for server in servers.values():
             load(server, AT, args.warmup, 2000)
         runs: Runs = {name: {c: [] for c in CONCURRENCY} for name in servers}
-        floors, stages = [], []
+        floors = []
         for index in range(args.repeats):
             for c in CONCURRENCY:
                 for name in harness.rotated(list(servers), index):
@@ -204,7 +203,6 @@ def benchmark(args: argparse.Namespace) -> None:
                                 f"p95 {done['p95_ms']:8.2f} ms")  # fmt: skip
             probed = run([*probe, str(args.floor_seconds)], project.path, timeout=600)
             floors.append(last_json(probed.stdout)["floor"])
-            stages.append(last_json(probed.stdout)["stages"])
         metrics = request(servers["shadow"].port, "GET", "/metrics")[1].decode(errors="replace")
         wrk = run(["wrk", "-v"], work, timeout=60, ok=(0, 1)).stdout.split("[")[0].strip()
     summary = Summary("serving", versions=hello["versions"] | {"wrk": wrk})
@@ -215,21 +213,15 @@ def benchmark(args: argparse.Namespace) -> None:
         "shadow": {"SHADOW_MODEL": shadow, "its metrics exported": "shadow" in metrics},
     }  # fmt: skip
     summarise(summary, runs, floors)
-    summary.details["stages"] = {
-        name: {f"{k[:-2]}_us": round(median(s[name][k] for s in stages) * 1e6, 1)
-               for k in ("wall_s", "cpu_s")}
-        for name in stages[0]
-    }  # fmt: skip
     summary.details["benchmark_wall_s"] = round(time.perf_counter() - started, 1)
     harness.report(args, summary, Samples())
 
 
 if __name__ == "__main__":
-    parser = harness.argument_parser(__doc__, benchmark="serving", repeats=3)
+    parser = harness.argument_parser(__doc__, "serving", repeats=3, project=True)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a run, at most")
     parser.add_argument("--max-requests", type=int, default=20000, help="requests a run, at most")
     parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds a server")
     parser.add_argument("--floor-seconds", type=float, default=1.0, help="a floor batch, 3 a round")
-    parser.add_argument("--project", type=Path, help="reuse a project that has a champion")
     parser.add_argument("--smoke", action="store_true", help="one short round; writes nothing")
     harness.main(benchmark, parser)

@@ -328,14 +328,14 @@ def tool_versions(tools: Iterable[str], cwd: Path = TEMPLATE_ROOT) -> dict[str, 
 GIT_COMMIT = ("git", "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m")
 
 
-def snapshot_template(source: Path, dest: Path) -> Path:
-    """A clone of ``source`` with its working tree committed (``dest``'s own index, so
-    ``source``'s is untouched): uncommitted work is measured from a clean repository."""
-    run(["git", "clone", "--quiet", str(source), str(dest)], source, timeout=600)
-    env = command_env(GIT_DIR=str(dest / ".git"), GIT_WORK_TREE=str(source))
-    run(["git", "add", "-A"], source, env, timeout=600)
-    if run(["git", "status", "--porcelain"], source, env, timeout=600).stdout.strip():
-        run([*GIT_COMMIT, "chore: benchmark snapshot"], source, env, timeout=600)
+def snapshot_template(dest: Path) -> Path:
+    """A clone of the template with its working tree committed (``dest``'s own index, so
+    the template's is untouched): uncommitted work is measured from a clean repository."""
+    run(["git", "clone", "--quiet", str(TEMPLATE_ROOT), str(dest)], TEMPLATE_ROOT, timeout=600)
+    env = command_env(GIT_DIR=str(dest / ".git"), GIT_WORK_TREE=str(TEMPLATE_ROOT))
+    run(["git", "add", "-A"], TEMPLATE_ROOT, env, timeout=600)
+    if run(["git", "status", "--porcelain"], TEMPLATE_ROOT, env, timeout=600).stdout.strip():
+        run([*GIT_COMMIT, "chore: benchmark snapshot"], TEMPLATE_ROOT, env, timeout=600)
     run(["git", "reset", "--quiet", "--hard", "HEAD"], dest, timeout=600)
     return dest
 
@@ -347,7 +347,7 @@ def new_project(
     """A project in ``parent/project`` from ``template`` (default: a new snapshot), as a
     user makes one; each phase timed (``copy``, ``git``, ``install``, ``lock``, and with
     ``promote`` ``pipeline`` and ``promote``: 1.0.0 to production)."""
-    template = template or snapshot_template(TEMPLATE_ROOT, parent / "template")
+    template = template or snapshot_template(parent / "template")
     project, answers = parent / "project", [f"--data={k}={v}" for k, v in (data or {}).items()]
     copy = ["copier", "copy", "--defaults", "--quiet", f"--vcs-ref={vcs_ref}", *answers]
     commit = ["git", "add", "-A"], [*GIT_COMMIT, "chore: benchmark"]
@@ -378,6 +378,10 @@ class Project(NamedTuple):
         """A program of the project's venv (``python``, the CLI, ``mlflow``)."""
         return str(self.path / ".venv" / "bin" / name)
 
+    def probe(self, name: str, *args: str) -> list[str]:
+        """The command running ``benchmarks/probes/<name>`` with ``args`` in the venv."""
+        return [self.bin("python"), str(PROBES / name), *args]
+
 
 def trained_project(parent: Path, existing: Path | None = None) -> Project:
     """``existing`` (a project that has a champion), or a new one promoted in ``parent``."""
@@ -393,8 +397,12 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def argument_parser(doc: str | None, *, benchmark: str, repeats: int) -> argparse.ArgumentParser:
-    """``--repeats``, ``--output``, ``--no-write`` and ``--raw``; the script adds its own."""
+def argument_parser(
+    doc: str | None, benchmark: str, *, repeats: int, project: bool = False,
+    bytecode: bool = False,
+) -> argparse.ArgumentParser:  # fmt: skip
+    """The shared options; ``project`` adds ``--project``, ``bytecode`` ``--no-bytecode-cache``.
+    The script adds its own."""
     parser = argparse.ArgumentParser(
         description=(doc or "").split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -404,6 +412,11 @@ def argument_parser(doc: str | None, *, benchmark: str, repeats: int) -> argpars
     parser.add_argument("--output", type=Path, default=output, help="summary JSON (committed)")
     parser.add_argument("--no-write", action="store_true", help="print the summary, write nothing")
     parser.add_argument("--raw", type=Path, help="also write every raw sample here (not committed)")
+    if project:
+        parser.add_argument("--project", type=Path, help="reuse a project that has a champion")
+    if bytecode:
+        help = "force PYTHONDONTWRITEBYTECODE=1: every process compiles its imports from source"
+        parser.add_argument("--no-bytecode-cache", action="store_true", help=help)
     return parser
 
 
