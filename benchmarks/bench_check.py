@@ -56,7 +56,7 @@ def benchmark(args: argparse.Namespace) -> None:
         summary.measure(name, samples.wall[name], samples.cpu[name], digits=2, target=limit)
     summary.compare("fresh_to_green_vs_reference", samples, "fresh_to_green", "reference",
                     target="<= 5")  # fmt: skip
-    harness.report(args, summary, samples)
+    harness.report(args, summary)
 
 
 if __name__ == "__main__":

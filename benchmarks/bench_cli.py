@@ -31,7 +31,7 @@ ROWS = "import sys, pandas; pandas.read_parquet(sys.argv[1])[:100].to_csv(sys.ar
 def benchmark(args: argparse.Namespace) -> None:
     samples, summary = Samples(), Summary("cli", settings={"repeats": args.repeats})
     with tempfile.TemporaryDirectory() as tmp:
-        project = harness.trained_project(Path(tmp))
+        project = harness.trained_project(Path(tmp), args.project)
         python, cli, rows = project.bin("python"), project.bin(project.package), f"{tmp}/rows.csv"
         model = str(project.path / "artifacts" / "model.joblib")
         run([python, "-c", ROWS, "data/prepared/test.parquet", rows], project.path, timeout=300)
@@ -54,8 +54,8 @@ def benchmark(args: argparse.Namespace) -> None:
             best = min(wall) / min(samples.wall[FLOOR])
             summary.ratio(f"{name} vs python", best, of=f"best {name} / best {FLOOR}")
     summary.compare(f"{PREDICT} vs its floor", samples, PREDICT, PREDICT_FLOOR, target="<= 1.5")
-    harness.report(args, summary, samples)
+    harness.report(args, summary)
 
 
 if __name__ == "__main__":
-    harness.main(benchmark, harness.argument_parser(__doc__, "cli", repeats=5))
+    harness.main(benchmark, harness.argument_parser(__doc__, "cli", repeats=5, project=True))

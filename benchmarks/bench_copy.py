@@ -118,7 +118,7 @@ def benchmark(args: argparse.Namespace) -> None:
     summary.measure_all(samples, digits=4)
     for name, (candidate, reference, target) in RATIOS.items():
         summary.compare(name, samples, candidate, reference, target=target)
-    harness.report(args, summary, samples)
+    harness.report(args, summary)
 
 
 if __name__ == "__main__":

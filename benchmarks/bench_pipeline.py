@@ -97,7 +97,7 @@ def benchmark(args: argparse.Namespace) -> None:
     of = "params_change / mean of the same repeat's floors; median"
     summary.ratio("params_change_over_floor", median(params), of=of, target="<= 2")
     scenario = args.problem_type + ("-no-bytecode-cache" if args.no_bytecode_cache else "")
-    harness.report(args, summary, samples, scenario=scenario)
+    harness.report(args, summary, scenario=scenario)
 
 
 if __name__ == "__main__":

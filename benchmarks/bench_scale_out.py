@@ -18,10 +18,27 @@ from typing import Any
 
 import harness
 import yaml
-from bench_drift import EVIDENTLY, SHIFTED, M, evidently_check, generate
-from harness import BenchmarkError, Samples, Summary, Timing, last_json, median, run
+from harness import PROBES, BenchmarkError, Samples, Summary, Timing, last_json, median, run
 
+M, SHIFTED = 1_000_000, ["f00", "f01", "f02", "f03"]
+EVIDENTLY = ["evidently==0.7.23", "pandas<3", "pyarrow"]
 SPACE = {"n_estimators": [50, 100, 200], "max_depth": [4, 8, 16, None], "min_samples_leaf": [1, 4]}
+
+
+def generate(kind: str, folder: Path, file_rows: int, files: int, project: harness.Project) -> Path:
+    """``files`` Parquet files of ``file_rows`` rows of ``kind`` (250k-row groups)."""
+    shape = [str(file_rows), str(files), str(min(file_rows, 250_000))]
+    run(project.probe("drift.py", "data", kind, str(folder), *shape), project.path, timeout=7200)
+    return folder
+
+
+def evidently_check(work: Path, python: str) -> list[str]:
+    """Evidently in a venv of its own (it needs ``pandas<3``); the command of its probe."""
+    venv = work / "evidently"
+    run(["uv", "venv", "--quiet", "--python", python, str(venv)], work, timeout=600)
+    install = ["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    run([*install, *EVIDENTLY], work, timeout=1800)
+    return [str(venv / "bin" / "python"), str(PROBES / "evidently_check.py")]
 
 
 @dataclass
@@ -49,21 +66,33 @@ class ScaleOut:
             shutil.rmtree(batch)
         shutil.rmtree(data)
 
-    def watched(
-        self, name: str, key: str, rows: int, args: list[str], *, timeout: float,
-        check: bool = True, ok: tuple[int, ...] = (0,),
-    ) -> Timing | None:  # fmt: skip
-        """A watched run: its seconds, rows/s and peak RSS (tree, driver); or, for a reference
-        that did not finish, None and why under ``key`` (never a number)."""
-        result = run(args, self.project.path, timeout=timeout, ok=ok, watch=True, check=check)
-        if result.failure:
-            self.failed[key] = result.failure
-            return None
-        self.samples.note(f"{name}: s", result.wall)
-        self.samples.note(f"{name}: rows/s", rows / result.wall)
-        self.samples.note(f"{name}: peak RSS, tree (MiB)", result.peak_mib)
-        self.samples.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib)
-        return result
+    def watched_rounds(
+        self, part: str, label: str, size: int, commands: dict[str, tuple[list[str], float]],
+        rounds: int, expect: tuple[str, Any],
+    ) -> None:  # fmt: skip
+        """``rounds`` rotated rounds of each command (ours first, then the reference) given an
+        output folder, watched: seconds, rows/s and peak RSS (tree, driver). Each must print
+        JSON with ``expect`` (key, value). A reference that fails (never a number) is recorded
+        in ``failed`` and not run again at any size; ours failing stops the benchmark."""
+        out, (key, expected) = self.work / "out", expect
+        for index in range(rounds):
+            running = [w for w in commands if not any(k.startswith(f"{w} ") for k in self.failed)]
+            for who in harness.rotated(running, index):
+                command, timeout = commands[who]
+                ours = who == next(iter(commands))
+                result = run([*command, str(out)], self.project.path, timeout=timeout, watch=True,
+                             check=ours)  # fmt: skip
+                shutil.rmtree(out, ignore_errors=True)
+                if result.failure:
+                    self.failed[f"{who} {label}"] = result.failure
+                    continue
+                if (found := last_json(result.stdout).get(key)) != expected:
+                    raise BenchmarkError(f"{who}, {label}: {key} {found}, not {expected}")
+                name = f"{part} {label}: {who}"
+                self.samples.note(f"{name}: s", result.wall)
+                self.samples.note(f"{name}: rows/s", size / result.wall)
+                self.samples.note(f"{name}: peak RSS, tree (MiB)", result.peak_mib)
+                self.samples.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib)
 
     def tuning(self) -> None:
         """The search on local processes, a cluster-up cluster and a loopback one; the probe."""
@@ -110,28 +139,16 @@ class ScaleOut:
             per_task[mode] = figures | {"backend": runs[0]["where"]}
 
     def scoring(self) -> None:
-        """``just score`` against MLflow's pyfunc on the whole frame at each size; at 10M rows
-        also the whole ``just drift`` command."""
-        scored, sizes = self.work / "scored", sorted(int(n * M) for n in self.args.scoring_sizes)
+        """``just score`` against MLflow's pyfunc on the whole frame, at each size."""
+        sizes = sorted(int(n * M) for n in self.args.scoring_sizes)
         params = yaml.safe_load((self.project.path / "params.yaml").read_text("utf-8"))
         name = params["registry"]["model_name"]
         reference = self.project.probe("mlflow_score.py", self.project.package, name)
-        commands = {"ours": (["just", "score"], 3600), "mlflow": (reference, 900)}
         for label, size, batch in self.batches("own", sizes):
-            for index in range(self.args.repeats if size < sizes[-1] or len(sizes) == 1 else 1):
-                running = [who for who in commands if f"{who} {label}" not in self.failed]
-                for who in harness.rotated(running, index):
-                    command, timeout = commands[who]
-                    result = self.watched(
-                        f"score {label}: {who}", f"{who} {label}", size,
-                        [*command, str(batch), str(scored)], timeout=timeout, check=who == "ours",
-                    )  # fmt: skip
-                    shutil.rmtree(scored, ignore_errors=True)
-                    if result and f'"rows": {size}' not in result.stdout:
-                        raise BenchmarkError(f"{who}, {label}: printed {result.stdout[-500:]}")
-            if size == 10 * M:  # `drift` exits 1 when it finds drift
-                name, drift = f"drift command {label} x 30 (scoring data)", ["just", "drift"]
-                self.watched(name, name, size, [*drift, str(batch)], timeout=1800, ok=(0, 1))
+            commands = {"ours": (["just", "score", str(batch)], 3600.0),
+                        "mlflow": ([*reference, str(batch)], 900.0)}  # fmt: skip
+            rounds = self.args.repeats if size < sizes[-1] or len(sizes) == 1 else 1
+            self.watched_rounds("score", label, size, commands, rounds, ("rows", size))
         notes = self.samples.values
         ours, theirs = notes.get("score 10M: ours: rows/s"), notes.get("score 10M: mlflow: rows/s")
         if ours and theirs:
@@ -144,39 +161,41 @@ class ScaleOut:
                 growth, of = median(peak) / median(first), "ours, tree peak RSS, medians"
                 self.summary.ratio(f"score peak RSS {label} / 1M", growth, of=of, target="<= 1.5")
 
-    def drift(self) -> None:
-        """The partitioned drift check at every size; Evidently's report until it fails."""
-        work, rows, package = self.work, int(self.args.drift_rows * M), self.project.package
+    def drift(self, repeats: int = 1, target: str | None = None) -> None:
+        """The partitioned drift check at every size, ``repeats`` rounds each, against
+        Evidently's report at ``--evidently-sizes`` until that fails."""
+        work, rows, project = self.work, int(self.args.drift_rows * M), self.project
         tried = [int(size * M) for size in self.args.evidently_sizes]
-        reference = generate("reference", work / "reference", min(M, rows), 1, self.project)
-        reference = next(reference.iterdir())
-        profile = f"{work}/profile.json"
-        run(self.project.probe("drift.py", "profile", package, str(reference), profile),
-            self.project.path, timeout=600)  # fmt: skip
-        ours = self.project.probe("drift.py", "check", package, profile)
-        theirs = [*evidently_check(work, self.project.bin("python")), str(reference)]
-        largest = 0
+        reference = generate("reference", work / "reference", min(M, rows), 1, project)
+        reference, profile = next(reference.iterdir()), f"{work}/profile.json"
+        build = project.probe("drift.py", "profile", project.package, str(reference), profile)
+        self.samples.add("profile (train stage)", run(build, project.path, timeout=600))
+        ours = project.probe("drift.py", "check", project.package, profile)
+        theirs = [*evidently_check(work, project.bin("python")), str(reference)]
         for label, size, batch in self.batches("current", sorted({*tried, rows})):
-            commands = {"drift check": ([*ours, str(batch), str(work)], 1800)}
-            if size in tried and not any(key.startswith("evidently") for key in self.failed):
-                commands["evidently"] = ([*theirs, str(batch), f"{work}/evidently.html"], 600)
-            for who, (command, timeout) in commands.items():
-                name, check = f"drift {label}: {who}", who != "evidently"
-                result = self.watched(name, f"{who} {label}", size, command, timeout=timeout,
-                                      check=check)  # fmt: skip
-                if result and (flagged := last_json(result.stdout)["drifted"]) != SHIFTED:
-                    raise BenchmarkError(f"{who}, {label}: flagged {flagged}, not {SHIFTED}")
-                largest = size if result and who == "evidently" else largest
-        if largest:
-            label, full, values = f"{largest / M:g}M", f"{rows / M:g}M", self.samples.values
-            seconds = values[f"drift {label}: evidently: s"][0]
-            of = f"Evidently's report / the drift check, both at {label} rows (its largest), 1 run"
-            ours_s = values[f"drift {label}: drift check: s"][0]
-            self.summary.ratio("drift: evidently / drift check", seconds / ours_s, of=of)
+            commands = {"drift check": ([*ours, str(batch)], 1800.0)}
+            if size in tried:
+                commands["evidently"] = ([*theirs, str(batch)], 600.0)
+            self.watched_rounds("drift", label, size, commands, repeats, ("drifted", SHIFTED))
+        values = self.samples.values
+        done = [size for size in tried if f"drift {size / M:g}M: evidently: s" in values]
+        if done:  # at Evidently's largest size, and the drift check's full size against it
+            label, full, largest = f"{max(done) / M:g}M", f"{rows / M:g}M", max(done)
+            seconds = median(values[f"drift {label}: evidently: s"])
+            ratio = seconds / median(values[f"drift {label}: drift check: s"])
+            of = f"Evidently's report / the drift check, {label} rows (its largest), medians"
+            self.summary.ratio("drift: evidently / drift check", ratio, of=of, target=target)
             speed = median(values[f"drift {full}: drift check: rows/s"]) * seconds / largest
             of = f"the drift check's rows/s at {full} / Evidently's at {label}"
             name = "drift rows/s: ours at full size / evidently at its largest"
             self.summary.ratio(name, speed, of=of)
+
+    def record(self) -> None:
+        """Every timing and watched figure of the run, as measures with their units."""
+        self.summary.measure_all(self.samples)
+        for name, values in sorted(self.samples.values.items()):
+            unit = "MiB" if name.endswith("(MiB)") else name.rsplit(": ", 1)[1]
+            self.summary.measure(name, values, digits=1, unit=unit)
 
 
 def benchmark(args: argparse.Namespace) -> None:
@@ -191,12 +210,8 @@ def benchmark(args: argparse.Namespace) -> None:
         for part in ("tuning", "scoring", "drift"):
             if args.part in {"all", part}:
                 getattr(scale_out, part)()
-    samples = scale_out.samples
-    summary.measure_all(samples)
-    for name, values in sorted(samples.values.items()):
-        unit = "MiB" if name.endswith("(MiB)") else name.rsplit(": ", 1)[1]
-        summary.measure(name, values, digits=1, unit=unit)
-    harness.report(args, summary, samples)
+    scale_out.record()
+    harness.report(args, summary)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import harness
-from harness import PROBES, BenchmarkError, Project, Samples, Summary, last_json, median, run
+from harness import PROBES, BenchmarkError, Project, Summary, last_json, median, run
 
 CONCURRENCY, AT = (8, 32), 8  # AT: the targets' concurrency
 FIGURES = {"throughput": "rps", "p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"}
@@ -204,7 +204,7 @@ def benchmark(args: argparse.Namespace) -> None:
             probed = run([*probe, str(args.floor_seconds)], project.path, timeout=600)
             floors.append(last_json(probed.stdout)["floor"])
         metrics = request(servers["shadow"].port, "GET", "/metrics")[1].decode(errors="replace")
-        wrk = run(["wrk", "-v"], work, timeout=60, ok=(0, 1)).stdout.split("[")[0].strip()
+        wrk = run(["wrk", "-v"], work, timeout=60, check=False).stdout.split("[")[0].strip()
     summary = Summary("serving", versions=hello["versions"] | {"wrk": wrk})
     summary.settings = {
         "repeats": args.repeats, "duration_s": args.duration, "max_requests": args.max_requests,
@@ -214,7 +214,7 @@ def benchmark(args: argparse.Namespace) -> None:
     }  # fmt: skip
     summarise(summary, runs, floors)
     summary.details["benchmark_wall_s"] = round(time.perf_counter() - started, 1)
-    harness.report(args, summary, Samples())
+    harness.report(args, summary)
 
 
 if __name__ == "__main__":

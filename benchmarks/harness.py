@@ -1,9 +1,7 @@
 """The one harness every benchmark uses: run and time, interleave, summarise, judge, record.
 
-A benchmark is a short description of its measures, references and targets; this module
-does the rest. Commands run in the tests' own environment (``tests/environment.py``), so
-a benchmark times what the tests prove works. The API and the summary format are in
-``benchmarks/README.md``.
+A benchmark states its measures, references and targets; this module does the rest, in the
+tests' own environment (``tests/environment.py``). API and summary format: the README.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ PROBES = TEMPLATE_ROOT / "benchmarks" / "probes"  # programs run in a project's 
 MIB = 1 << 20
 MEMORY_GUARD = 3 << 30  # a watched command is stopped when less memory than this is left
 PAGE, TICKS = os.sysconf("SC_PAGESIZE"), os.sysconf("SC_CLK_TCK")
+GIT_COMMIT = ("git", "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m")
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))  # the one environment, shared with the tests
 from environment import subprocess_env  # noqa: E402
@@ -110,20 +109,18 @@ def session(
 
 def run(
     args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, *, timeout: float,
-    ok: Iterable[int] = (0,), merge_stderr: bool = False, watch: bool = False,
-    check: bool = True,
+    merge_stderr: bool = False, watch: bool = False, check: bool = True,
 ) -> Timing:  # fmt: skip
     """Run ``args`` in its own session; its wall time, CPU time and output.
 
     ``watch`` samples the tree's peak RSS every 50 ms and stops it when memory runs short.
-    Past ``timeout``, short of memory or an exit status not in ``ok``: ``check`` raises,
-    otherwise the failure is returned (a reference that runs out of memory is a result).
+    Past ``timeout``, short of memory or a non-zero exit: ``check`` raises, otherwise the
+    failure is returned (a reference that runs out of memory is a result).
     """
-    env = command_env() if env is None else env
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         cpu_start, start, tree, driver, failure = children_cpu(), time.perf_counter(), 0, 0, None
         errors = subprocess.STDOUT if merge_stderr else err
-        with session(args, cwd, env, stdout=out, stderr=errors) as process:
+        with session(args, cwd, env or command_env(), stdout=out, stderr=errors) as process:
             while failure is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=0.05 if watch else 1.0)
@@ -141,7 +138,7 @@ def run(
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if failure is None and process.returncode not in set(ok):
+    if failure is None and process.returncode:
         failure = f"exit code {process.returncode}: {stderr[-1500:]}"
     if failure is not None and check:
         raise BenchmarkError(
@@ -289,26 +286,18 @@ class Summary:
         cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
         model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "")
         machine = {
-            "cpus": os.cpu_count(),
-            "cpu_model": model,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_1m_before": round(self.load_before, 2),
+            "cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version(), "loadavg_1m_before": round(self.load_before, 2),
             "loadavg_1m_after": round(os.getloadavg()[0], 2),
-        }
+        }  # fmt: skip
         judged = {**self.measures, **self.ratios}
         return {
-            "benchmark": self.benchmark,
-            "date": self.started.isoformat(timespec="seconds"),
-            "template": template_revision(),
-            "machine": machine,
-            "versions": self.versions,
-            "settings": self.settings,
-            "measures": self.measures,
-            "ratios": self.ratios,
+            "benchmark": self.benchmark, "date": self.started.isoformat(timespec="seconds"),
+            "template": template_revision(), "machine": machine, "versions": self.versions,
+            "settings": self.settings, "measures": self.measures, "ratios": self.ratios,
             "verdicts": {name: e["verdict"] for name, e in judged.items() if "verdict" in e},
             "details": self.details,
-        }
+        }  # fmt: skip
 
 
 def template_revision() -> str:
@@ -321,11 +310,6 @@ def template_revision() -> str:
 def tool_versions(tools: Iterable[str], cwd: Path = TEMPLATE_ROOT) -> dict[str, str]:
     """The ``--version`` line of each command-line tool."""
     return {tool: run([tool, "--version"], cwd, timeout=60).stdout.strip() for tool in tools}
-
-
-# --- projects -------------------------------------------------------------------------
-
-GIT_COMMIT = ("git", "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m")
 
 
 def snapshot_template(dest: Path) -> Path:
@@ -411,12 +395,11 @@ def argument_parser(
     output = RESULTS_DIR / f"{benchmark}.json"
     parser.add_argument("--output", type=Path, default=output, help="summary JSON (committed)")
     parser.add_argument("--no-write", action="store_true", help="print the summary, write nothing")
-    parser.add_argument("--raw", type=Path, help="also write every raw sample here (not committed)")
     if project:
         parser.add_argument("--project", type=Path, help="reuse a project that has a champion")
     if bytecode:
-        help = "force PYTHONDONTWRITEBYTECODE=1: every process compiles its imports from source"
-        parser.add_argument("--no-bytecode-cache", action="store_true", help=help)
+        text = "force PYTHONDONTWRITEBYTECODE=1: every process compiles its imports from source"
+        parser.add_argument("--no-bytecode-cache", action="store_true", help=text)
     return parser
 
 
@@ -448,12 +431,9 @@ def to_json(value: object, indent: int = 0) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def report(
-    args: argparse.Namespace, summary: Summary, samples: Samples | None = None, *,
-    scenario: str | None = None,
-) -> None:  # fmt: skip
-    """Print ``summary``; write it to ``--output`` (with ``scenario``, only its entry
-    changes) and ``samples`` to ``--raw``."""
+def report(args: argparse.Namespace, summary: Summary, *, scenario: str | None = None) -> None:
+    """Print ``summary`` and write it to ``--output`` (with ``scenario``, one entry of the
+    file's ``scenarios``, the others kept)."""
     record = summary.record()
     print("\n" + summary_tables(record))
     if args.no_write:
@@ -463,13 +443,8 @@ def report(
         existing = json.loads(args.output.read_text("utf-8")) if args.output.is_file() else {}
         scenarios = dict(existing.get("scenarios", {})) | {scenario: record}
         document = {"benchmark": summary.benchmark, "scenarios": dict(sorted(scenarios.items()))}
-    written = {args.output: document}
-    if args.raw is not None and samples is not None:
-        raw = {"wall_s": samples.wall, "cpu_s": samples.cpu, "values": samples.values}
-        written[args.raw] = {"benchmark": summary.benchmark, "scenario": scenario} | raw
-    for path, data in written.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_json(data) + "\n", encoding="utf-8")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(to_json(document) + "\n", encoding="utf-8")
     print(f"\nwrote {args.output}")
 
 

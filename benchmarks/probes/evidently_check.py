@@ -1,13 +1,14 @@
 """In Evidently's own venv: its ``DataDriftPreset`` report on the same tables.
 
-Arguments: the reference table, the current batch, the HTML report to write. Prints the
-features Evidently flags, by each column test's own threshold.
+Arguments: the reference table, the current batch, the folder for ``evidently.html``.
+Prints the features Evidently flags, by each column test's own threshold.
 """
 # mypy: ignore-errors
 
 import json
 import sys
 import warnings
+from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
@@ -17,8 +18,9 @@ from evidently.presets import DataDriftPreset  # noqa: E402
 
 reference, current = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
 snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
-snapshot.save_html(sys.argv[3])
-drifted, scores = [], {}
+Path(sys.argv[3]).mkdir(parents=True, exist_ok=True)
+snapshot.save_html(str(Path(sys.argv[3]) / "evidently.html"))
+drifted = []
 for metric in snapshot.dict()["metrics"]:
     config = metric["config"]
     if not config.get("type", "").endswith("ValueDrift"):
@@ -27,5 +29,4 @@ for metric in snapshot.dict()["metrics"]:
     is_pvalue = "p_value" in method.lower() or method.startswith(("K-S", "chi"))
     if (value < config["threshold"]) if is_pvalue else (value >= config["threshold"]):
         drifted.append(config["column"])
-    scores[config["column"]] = {"method": method, "value": value}
-print(json.dumps({"drifted": sorted(drifted), "scores": scores}))
+print(json.dumps({"drifted": sorted(drifted)}))
