@@ -95,7 +95,7 @@ class ScaleOut:
                 self.samples.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib)
 
     def tuning(self) -> None:
-        """The search on local processes, a cluster-up cluster and a loopback one; the probe."""
+        """The search on local processes and on a cluster-up cluster; the per-task probe."""
         project, params_file = self.project, self.project.path / "params.yaml"
         original = params_file.read_text(encoding="utf-8")
         params = yaml.safe_load(original)
@@ -118,20 +118,14 @@ class ScaleOut:
             run(["just", "cluster-up", "2"], project.path, timeout=300)
             address = (project.path / "build/cluster/address").read_text(encoding="utf-8")
             cluster = harness.command_env(DASK_SCHEDULER_ADDRESS=address.strip())
-            modes = {
-                "local": ("local", harness.command_env()),
-                "dask cluster": ("local", cluster),
-                "dask loopback": ("dask", harness.command_env()),
-            }
+            modes = {"local": ("local", harness.command_env()), "dask cluster": ("local", cluster)}
             measures = {f"tune: {m}": partial(tune, m, b, e) for m, (b, e) in modes.items()}
             self.samples.rounds(measures, self.args.repeats, warmup=1)  # bytecode, imports
         finally:
             params_file.write_text(original, encoding="utf-8")
             run(["just", "cluster-down"], project.path, timeout=300)
-        for mode, target in (("dask cluster", "<= 1.15"), ("dask loopback", None)):
-            name = f"tune: {mode}"
-            self.summary.compare(f"{name} / local", self.samples, name, "tune: local",
-                                 paired=True, target=target)  # fmt: skip
+        self.summary.compare("tune: dask cluster / local", self.samples, "tune: dask cluster",
+                             "tune: local", paired=True, target="<= 1.15")  # fmt: skip
         per_task = self.summary.details["per_task"] = {}
         for mode, runs in probes.items():  # the warm-up round's probe left out
             keys = [key for key in runs[0] if key != "where"]

@@ -86,9 +86,9 @@ def tree_cpu(pid: int) -> float:
     return sum(cpu for _, cpu, _ in harness.process_tree(pid))
 
 
-def load(server: Server, c: int, seconds: float, most: int) -> dict[str, float]:
+def load(server: Server, c: int, seconds: float) -> dict[str, float]:
     """One wrk run: throughput, latency percentiles (ms) and the server's CPU per request."""
-    env = harness.command_env(BENCH_BODY=str(server.body), BENCH_MAX_REQUESTS=str(most))
+    env = harness.command_env(BENCH_BODY=str(server.body))
     wrk = ["wrk", "-t1", f"-c{c}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA)]
     url, cpu = f"http://127.0.0.1:{server.port}{server.path}", tree_cpu(server.pid)
     out = run([*wrk, url], server.body.parent, env, timeout=seconds + 120).stdout
@@ -159,7 +159,7 @@ def summarise(summary: Summary, runs: Runs, floors: list[dict[str, float]]) -> N
 def benchmark(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.smoke:  # every bound shrunk, nothing written: it proves the benchmark works
-        args.repeats, args.duration, args.max_requests, args.warmup = 1, 1.0, 300, 1.0
+        args.repeats, args.duration, args.warmup = 1, 1.0, 1.0
         args.floor_seconds, args.no_write = 0.2, True
     with (
         tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp,
@@ -191,13 +191,13 @@ def benchmark(args: argparse.Namespace) -> None:
         if len({json.dumps(answer) for answer in answers.values()}) != 1:
             raise BenchmarkError(f"the servers disagree on the same row: {answers}")
         for server in servers.values():
-            load(server, AT, args.warmup, 2000)
+            load(server, AT, args.warmup)
         runs: Runs = {name: {c: [] for c in CONCURRENCY} for name in servers}
         floors = []
         for index in range(args.repeats):
             for c in CONCURRENCY:
                 for name in harness.rotated(list(servers), index):
-                    done = load(servers[name], c, args.duration, args.max_requests)
+                    done = load(servers[name], c, args.duration)
                     runs[name][c].append(done)
                     harness.log(f"round {index + 1} {name:6} c={c:<2} {done['rps']:8.1f} req/s  "
                                 f"p95 {done['p95_ms']:8.2f} ms")  # fmt: skip
@@ -207,7 +207,7 @@ def benchmark(args: argparse.Namespace) -> None:
         wrk = run(["wrk", "-v"], work, timeout=60, check=False).stdout.split("[")[0].strip()
     summary = Summary("serving", versions=hello["versions"] | {"wrk": wrk})
     summary.settings = {
-        "repeats": args.repeats, "duration_s": args.duration, "max_requests": args.max_requests,
+        "repeats": args.repeats, "duration_s": args.duration,
         "concurrency": list(CONCURRENCY), "load_generator": "wrk -t1, keep-alive, loopback",
         "model": {"features": hello["features"], "prediction": answers["ours"]},
         "shadow": {"SHADOW_MODEL": shadow, "its metrics exported": "shadow" in metrics},
@@ -219,8 +219,7 @@ def benchmark(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = harness.argument_parser(__doc__, "serving", repeats=3, project=True)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds a run, at most")
-    parser.add_argument("--max-requests", type=int, default=20000, help="requests a run, at most")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds a run")
     parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds a server")
     parser.add_argument("--floor-seconds", type=float, default=1.0, help="a floor batch, 3 a round")
     parser.add_argument("--smoke", action="store_true", help="one short round; writes nothing")

@@ -413,21 +413,13 @@ def main(benchmark: Callable[[argparse.Namespace], None], parser: argparse.Argum
         raise SystemExit(1) from None
 
 
-def _is_scalar(value: object) -> bool:
-    if isinstance(value, list):
-        return all(_is_scalar(item) and not isinstance(item, list) for item in value)
-    return not isinstance(value, dict)
-
-
 def to_json(value: object, indent: int = 0) -> str:
-    """JSON with a mapping or list of plain values on one line: one measure a line in diffs."""
-    pad = "  " * (indent + 1)
-    if isinstance(value, dict) and value and not all(map(_is_scalar, value.values())):
+    """JSON with every mapping that holds a mapping spread one entry a line, the rest on one
+    line: one measure a line in diffs."""
+    if isinstance(value, dict) and any(isinstance(item, dict) for item in value.values()):
+        pad = "  " * (indent + 1)
         items = [f"{pad}{json.dumps(k)}: {to_json(v, indent + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
-    if isinstance(value, list) and not _is_scalar(value):
-        items = [pad + to_json(item, indent + 1) for item in value]
-        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
     return json.dumps(value, ensure_ascii=False)
 
 
