@@ -1,7 +1,7 @@
 """The generated CLI's read-only registry commands, ``--help`` and ``predict``, as run.
 
-Fresh processes, interleaved with their references. What is timed and how to read it:
-benchmarks/README.md; results: docs/benchmarks.md.
+Fresh processes, interleaved; ``predict`` against its floor. What is timed and how to read
+it: benchmarks/README.md; results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import harness
-from harness import PROBES, BenchmarkError, Samples, Summary, run
+from harness import PROBES, BenchmarkError, Summary, run
 
 COMMANDS = {  # name: (arguments of the generated CLI, target in seconds on the best run)
     "--help": (["--help"], "<= 0.3"),
@@ -23,37 +23,28 @@ COMMANDS = {  # name: (arguments of the generated CLI, target in seconds on the 
     "models compare 1.0.0 1.0.0": (["models", "compare", "1.0.0", "1.0.0"], "<= 1.2"),
     "models gates 1.0.0": (["models", "gates", "1.0.0"], "<= 1.2"),
 }
-FLOOR, MLFLOW = "python -c pass", "python -c 'import mlflow'"
 PREDICT, PREDICT_FLOOR = "predict 100 rows", "floor: pandas, scikit-learn, joblib; predict 100 rows"
 ROWS = "import sys, pandas; pandas.read_parquet(sys.argv[1])[:100].to_csv(sys.argv[2], index=False)"
 
 
 def benchmark(args: argparse.Namespace) -> None:
-    samples, summary = Samples(), Summary("cli", settings={"repeats": args.repeats})
+    summary = Summary("cli", settings={"repeats": args.repeats})
     with tempfile.TemporaryDirectory() as tmp:
         project = harness.trained_project(Path(tmp), args.project)
         python, cli, rows = project.bin("python"), project.bin(project.package), f"{tmp}/rows.csv"
         model = str(project.path / "artifacts" / "model.joblib")
         run([python, "-c", ROWS, "data/prepared/test.parquet", rows], project.path, timeout=300)
-        programs = {FLOOR: [python, "-c", "pass"], MLFLOW: [python, "-c", "import mlflow"]}
-        programs |= {name: [cli, *arguments] for name, (arguments, _) in COMMANDS.items()}
+        programs = {name: [cli, *arguments] for name, (arguments, _) in COMMANDS.items()}
         programs[PREDICT] = [cli, "predict", "--input", rows]
         programs[PREDICT_FLOOR] = [python, str(PROBES / "predict_floor.py"), model, rows]
         timed = partial(run, cwd=project.path, timeout=300)
-        measures = {name: partial(timed, command) for name, command in programs.items()}
-        last = samples.rounds(measures, args.repeats)
-    predicted = json.loads(last[PREDICT].stdout)["predictions"]
-    if predicted != json.loads(last[PREDICT_FLOOR].stdout)["predictions"]:
+        done = summary.rounds({n: partial(timed, c) for n, c in programs.items()}, args.repeats)
+    predicted = json.loads(done[PREDICT][-1].stdout)["predictions"]
+    if predicted != json.loads(done[PREDICT_FLOOR][-1].stdout)["predictions"]:
         raise BenchmarkError(f"predict and its floor disagree: {predicted}")
-    for name in programs:
-        start_up = name not in {PREDICT, PREDICT_FLOOR}  # judged on the best run
-        target = COMMANDS.get(name, ([], None))[1]
-        wall = samples.wall[name]
-        summary.measure(name, wall, samples.cpu[name], target=target, judge_min=start_up)
-        if start_up and name != FLOOR:
-            best = min(wall) / min(samples.wall[FLOOR])
-            summary.ratio(f"{name} vs python", best, of=f"best {name} / best {FLOOR}")
-    summary.compare(f"{PREDICT} vs its floor", samples, PREDICT, PREDICT_FLOOR, target="<= 1.5")
+    for name in programs:  # start-up times (every command but predict's) judged on the best run
+        summary.measure(name, target=COMMANDS.get(name, ([], None))[1], judge_min=name in COMMANDS)
+    summary.compare(f"{PREDICT} vs its floor", PREDICT, PREDICT_FLOOR, target="<= 1.5")
     harness.report(args, summary)
 
 

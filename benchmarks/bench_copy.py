@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import harness
 from copier import run_copy, run_update
-from harness import BenchmarkError, Samples, Summary, Timing, run, timed
+from harness import GIT_COMMIT, BenchmarkError, Summary, Timing, run, timed
 
 V1, V2, CHANGED = "1.0.0", "2.0.0", Path("template/README.md.jinja")
 MARKER = "Benchmark marker: this line arrives with the update to 2.0.0."
@@ -27,14 +26,6 @@ FLOOR = {
     "  type: str\n  help: Name of the project\n  default: Floor\n",
     str(CHANGED): "# {{ project_name }}\n",
 }
-RATIOS = {  # name: (candidate, reference, target)
-    "cli_full_vs_floor": ("cli.full", "cli.floor", "<= 1.5"),
-    "update_full_vs_copy_full": ("update.full", "copy.full", "<= 2"),
-}
-
-
-def git(*args: str, cwd: Path) -> None:
-    run(["git", *args], cwd, timeout=600)
 
 
 def committed(root: Path, files: dict[str, str]) -> Path:
@@ -42,18 +33,18 @@ def committed(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
-    git("init", "--quiet", "--initial-branch=main", cwd=root)
-    git("add", "-A", cwd=root)
-    git("commit", "--quiet", "--no-verify", "-m", "feat: template", cwd=root)
+    for git in ["init", "--quiet", "--initial-branch=main"], ["add", "-A"]:
+        run(["git", *git], root, timeout=600)
+    run([*GIT_COMMIT, "feat: template"], root, timeout=600)
     return root
 
 
 def tagged(repo: Path) -> Path:
     """Tag ``repo`` 1.0.0, append the update marker to one file, commit and tag 2.0.0."""
-    git("tag", V1, cwd=repo)
+    run(["git", "tag", V1], repo, timeout=600)
     (repo / CHANGED).write_text((repo / CHANGED).read_text(encoding="utf-8") + f"\n{MARKER}\n")
-    git("commit", "--quiet", "--no-verify", "-am", "docs: benchmark update marker", cwd=repo)
-    git("tag", V2, cwd=repo)
+    run([*GIT_COMMIT, "docs: benchmark update marker", "--all"], repo, timeout=600)
+    run(["git", "tag", V2], repo, timeout=600)
     return repo
 
 
@@ -71,45 +62,40 @@ def update(project: Path) -> None:
 
 def measure(kind: str, source: Path, scratch: Path) -> Timing:
     """One measure of ``kind`` from ``source`` into a new project, deleted afterwards."""
-    folder = Path(tempfile.mkdtemp(dir=scratch))
-    project = folder / "project"
-    try:
+    with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+        project = Path(folder) / "project"
         if kind == "cli":
             cli = [sys.executable, "-m", "copier", "copy", "--defaults", "--quiet", "--vcs-ref", V1]
-            return run([*cli, str(source), str(project)], folder, timeout=300)
+            return run([*cli, str(source), str(project)], Path(folder), timeout=300)
         if kind == "update":  # from a project copied at 1.0.0 and committed, untimed
             copy(source, project)
             committed(project, {})
             return timed(lambda: update(project))
         return timed(lambda: copy(source, project))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def benchmark(args: argparse.Namespace) -> None:
-    env = harness.command_env()  # in-process copier and git get the commands' environment
+    env = harness.subprocess_env()  # in-process copier and git get the commands' environment
     os.environ.clear()
     os.environ.update(env)
     with tempfile.TemporaryDirectory(prefix="bench-copy-") as tmp:
-        work, scratch = Path(tmp), Path(tmp) / "projects"
-        scratch.mkdir()
+        work = Path(tmp)
         full = tagged(harness.snapshot_template(work / "full"))
         found: dict[str, Callable[[], Timing]] = {
-            "cli.floor": partial(measure, "cli", tagged(committed(work / "floor", FLOOR)), scratch),
-            "cli.full": partial(measure, "cli", full, scratch),
-            "copy.full": partial(measure, "copy", full, scratch),
-            "update.full": partial(measure, "update", full, scratch),
+            "cli.floor": partial(measure, "cli", tagged(committed(work / "floor", FLOOR)), work),
+            "cli.full": partial(measure, "cli", full, work),
+            "copy.full": partial(measure, "copy", full, work),
+            "update.full": partial(measure, "update", full, work),
         }
-        copy(work / "full", scratch / "full")
-        rendered = (p for p in (scratch / "full").rglob("*") if ".git" not in p.parts)
+        copy(full, work / "rendered")
+        rendered = (p for p in (work / "rendered").rglob("*") if ".git" not in p.parts)
         files = sum(1 for path in rendered if path.is_file())
         summary = Summary("copy", settings={"repeats": args.repeats, "files_rendered": files})
         summary.versions = {"copier": version("copier"), **harness.tool_versions(["git"])}
-        samples = Samples()
-        samples.rounds(found, args.repeats, warmup=1)
-    summary.measure_all(samples, digits=4)
-    for name, (candidate, reference, target) in RATIOS.items():
-        summary.compare(name, samples, candidate, reference, target=target)
+        summary.rounds(found, args.repeats, warmup=1)
+    summary.measure_all(digits=4)
+    summary.compare("cli_full_vs_floor", "cli.full", "cli.floor", target="<= 1.5")
+    summary.compare("update_full_vs_copy_full", "update.full", "copy.full", target="<= 2")
     harness.report(args, summary)
 
 

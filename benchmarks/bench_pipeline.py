@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
 import harness
-from harness import PROBES, BenchmarkError, Samples, Summary, Timing, last_json, median, run
+from harness import PROBES, BenchmarkError, Summary, Timing, last_json, median, run
 
 TARGET = 2.5
 FLOOR = ["uv", "run", "--frozen", "python", str(PROBES / "pipeline_floor.py")]
@@ -36,76 +35,60 @@ def toggle_hyper_parameter(params: Path) -> None:
     params.write_text(text, encoding="utf-8")
 
 
-def one_repeat(project: Path, env: dict[str, str], samples: Samples) -> None:
-    """The pipeline between two floors, DVC's no-op, a parameters-only run, plain repro."""
+def one_repeat(project: Path, summary: Summary) -> tuple[float, ...]:
+    """The pipeline between two floors, then a parameters-only run; the pipeline's wall and
+    CPU and the parameters-only run's wall over the mean of the two floors."""
 
     def measure(name: str, args: list[str]) -> Timing:
-        timing = samples.add(name, run(args, project, env, timeout=1800))
-        harness.log(f"  {name:<26} wall {timing.wall:7.2f} s   cpu {timing.cpu:7.2f} s")
-        return timing
+        return summary.add(name, run(args, project, timeout=1800))
 
     before = measure("floor", FLOOR)
     pipeline = measure("pipeline", ["just", "pipeline", "--force"])
     after = measure("floor", FLOOR)
     floor_wall, floor_cpu = (before.wall + after.wall) / 2, (before.cpu + after.cpu) / 2
-    samples.note("ratio.wall", pipeline.wall / floor_wall)
-    samples.note("ratio.cpu", pipeline.cpu / floor_cpu)
-    if "up to date" not in measure("dvc_noop", ["just", "pipeline"]).stdout:
-        raise BenchmarkError("`just pipeline` right after a full run was not a no-op")
     toggle_hyper_parameter(project / "params.yaml")
     changed = measure("params_change", ["just", "pipeline"])
     if "Running stage 'prepare'" in changed.stdout or "Running stage 'train'" not in changed.stdout:
         raise BenchmarkError("a hyper-parameter change did not rerun exactly train onwards")
-    samples.note("ratio.params_wall", changed.wall / floor_wall)
-    measure("repro", ["just", "repro", "--force"])
+    harness.log(f"pipeline {pipeline.wall:.1f} s, floors {before.wall:.1f} s, {after.wall:.1f} s")
+    return pipeline.wall / floor_wall, pipeline.cpu / floor_cpu, changed.wall / floor_wall
 
 
 def benchmark(args: argparse.Namespace) -> None:
-    env = harness.command_env(bytecode_cache=not args.no_bytecode_cache)
     head = run(["git", "rev-parse", args.vcs_ref or "HEAD"], harness.TEMPLATE_ROOT, timeout=60)
     commit = head.stdout.strip()
     summary = Summary("pipeline", settings={
         "problem_type": args.problem_type, "template_commit": commit,
-        "template_working_tree_included": args.vcs_ref == "HEAD",
-        "bytecode_cache": not args.no_bytecode_cache, "repeats": args.repeats,
+        "template_working_tree_included": args.vcs_ref == "HEAD", "repeats": args.repeats,
     })  # fmt: skip
-    samples = Samples()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         harness.log(f"a {args.problem_type} project from template {args.vcs_ref or commit}")
         data = {"problem_type": args.problem_type}
-        project, _ = harness.new_project(Path(tmp), env, data=data, vcs_ref=args.vcs_ref or commit)
-        if args.no_bytecode_cache:
-            for cache in sorted(project.rglob("__pycache__"), reverse=True):
-                shutil.rmtree(cache, ignore_errors=True)
-        run(["just", "pipeline"], project, env, timeout=1800)  # warm-up, untimed
-        run(FLOOR, project, env, timeout=600)
+        project, _ = harness.new_project(Path(tmp), data=data, vcs_ref=args.vcs_ref or commit)
+        run(["just", "pipeline"], project, timeout=1800)  # warm-up, untimed
+        run(FLOOR, project, timeout=600)
         python = ["uv", "run", "--frozen", "python", "-c", VERSIONS]
-        versions = last_json(run(python, project, env, timeout=600).stdout)
+        versions = last_json(run(python, project, timeout=600).stdout)
         summary.versions = versions | harness.tool_versions(("uv", "just"), project)
-        for index in range(args.repeats):
-            harness.log(f"repeat {index + 1}/{args.repeats}")
-            one_repeat(project, env, samples)
-    summary.measure_all(samples)
-    wall, cpu, params = (samples.values[f"ratio.{key}"] for key in ("wall", "cpu", "params_wall"))
-    floor = median(samples.wall["floor"])
+        ratios = [one_repeat(project, summary) for _ in range(args.repeats)]
+    summary.measure_all()
+    wall, cpu, params = (list(column) for column in zip(*ratios, strict=True))
+    floor = median(summary.wall["floor"])
     summary.ratio(
         "pipeline_over_floor", median(wall), target=f"<= {TARGET}", digits=2, per_repeat=wall,
         of="pipeline / mean of the floors right before and after it, per repeat; median",
         cpu_median=median(cpu), cpu_per_repeat=cpu,
-        of_medians=median(samples.wall["pipeline"]) / floor, budget_s=TARGET * floor,
+        of_medians=median(summary.wall["pipeline"]) / floor, budget_s=TARGET * floor,
     )  # fmt: skip
     of = "params_change / mean of the same repeat's floors; median"
     summary.ratio("params_change_over_floor", median(params), of=of, target="<= 2")
-    scenario = args.problem_type + ("-no-bytecode-cache" if args.no_bytecode_cache else "")
-    harness.report(args, summary, scenario=scenario)
+    harness.report(args, summary, scenario=args.problem_type)
 
 
 if __name__ == "__main__":
-    parser = harness.argument_parser(__doc__, "pipeline", repeats=3, bytecode=True)
+    parser = harness.argument_parser(__doc__, "pipeline", repeats=3)
     problems = ["classification", "regression"]
     parser.add_argument("--problem-type", choices=problems, default="classification")
-    parser.add_argument(
-        "--vcs-ref",
-        help="template commit to render (default: the last; HEAD: with the working tree)",
-    )
+    text = "template commit to render (default: the last; HEAD: with the working tree)"
+    parser.add_argument("--vcs-ref", help=text)
     harness.main(benchmark, parser)

@@ -18,7 +18,7 @@ from typing import Any
 
 import harness
 import yaml
-from harness import PROBES, BenchmarkError, Samples, Summary, Timing, last_json, median, run
+from harness import PROBES, BenchmarkError, Summary, Timing, last_json, median, run
 
 M, SHIFTED = 1_000_000, ["f00", "f01", "f02", "f03"]
 EVIDENTLY = ["evidently==0.7.23", "pandas<3", "pyarrow"]
@@ -49,7 +49,6 @@ class ScaleOut:
     project: harness.Project
     work: Path
     summary: Summary
-    samples: Samples = field(default_factory=Samples)
     failed: dict[str, str] = field(default_factory=dict)  # "<who> <size>": why it stopped
 
     def batches(self, kind: str, sizes: list[int]) -> Iterator[tuple[str, int, Path]]:
@@ -89,10 +88,10 @@ class ScaleOut:
                 if (found := last_json(result.stdout).get(key)) != expected:
                     raise BenchmarkError(f"{who}, {label}: {key} {found}, not {expected}")
                 name = f"{part} {label}: {who}"
-                self.samples.note(f"{name}: s", result.wall)
-                self.samples.note(f"{name}: rows/s", size / result.wall)
-                self.samples.note(f"{name}: peak RSS, tree (MiB)", result.peak_mib)
-                self.samples.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib)
+                self.summary.note(f"{name}: s", result.wall, "s")
+                self.summary.note(f"{name}: rows/s", size / result.wall, "rows/s")
+                self.summary.note(f"{name}: peak RSS, tree (MiB)", result.peak_mib, "MiB")
+                self.summary.note(f"{name}: peak RSS, driver (MiB)", result.driver_mib, "MiB")
 
     def tuning(self) -> None:
         """The search on local processes and on a cluster-up cluster; the per-task probe."""
@@ -103,12 +102,12 @@ class ScaleOut:
         params["search"] |= {"method": "grid", "folds": 3, "space": SPACE}
         probes: dict[str, list[dict[str, Any]]] = {}
 
-        def tune(mode: str, backend: str, env: dict[str, str]) -> Timing:
-            compute = params["compute"] | {"backend": backend}
+        def tune(mode: str, env: dict[str, str]) -> Timing:
+            compute = params["compute"] | {"backend": "local"}  # the cluster, when env names one
             params_file.write_text(yaml.safe_dump(params | {"compute": compute}), "utf-8")
             tune = ["uv", "run", "--frozen", project.package, "tune"]
             timing = run(tune, project.path, env, timeout=1800)
-            tasks = [project.package, str(self.args.tasks), backend]
+            tasks = [project.package, str(self.args.tasks), "local"]
             found = run(project.probe("compute_tasks.py", *tasks), project.path, env, timeout=600)
             probes.setdefault(mode, []).append(last_json(found.stdout))
             return timing
@@ -117,15 +116,15 @@ class ScaleOut:
             run(["just", "prepare"], project.path, timeout=600)
             run(["just", "cluster-up", "2"], project.path, timeout=300)
             address = (project.path / "build/cluster/address").read_text(encoding="utf-8")
-            cluster = harness.command_env(DASK_SCHEDULER_ADDRESS=address.strip())
-            modes = {"local": ("local", harness.command_env()), "dask cluster": ("local", cluster)}
-            measures = {f"tune: {m}": partial(tune, m, b, e) for m, (b, e) in modes.items()}
-            self.samples.rounds(measures, self.args.repeats, warmup=1)  # bytecode, imports
+            cluster = harness.subprocess_env({"DASK_SCHEDULER_ADDRESS": address.strip()})
+            modes = {"local": harness.subprocess_env(), "dask cluster": cluster}
+            measures = {f"tune: {mode}": partial(tune, mode, env) for mode, env in modes.items()}
+            self.summary.rounds(measures, self.args.repeats, warmup=1)  # bytecode, imports
         finally:
             params_file.write_text(original, encoding="utf-8")
             run(["just", "cluster-down"], project.path, timeout=300)
-        self.summary.compare("tune: dask cluster / local", self.samples, "tune: dask cluster",
-                             "tune: local", paired=True, target="<= 1.15")  # fmt: skip
+        self.summary.compare("tune: dask cluster / local", "tune: dask cluster", "tune: local",
+                             paired=True, target="<= 1.15")  # fmt: skip
         per_task = self.summary.details["per_task"] = {}
         for mode, runs in probes.items():  # the warm-up round's probe left out
             keys = [key for key in runs[0] if key != "where"]
@@ -143,7 +142,7 @@ class ScaleOut:
                         "mlflow": ([*reference, str(batch)], 900.0)}  # fmt: skip
             rounds = self.args.repeats if size < sizes[-1] or len(sizes) == 1 else 1
             self.watched_rounds("score", label, size, commands, rounds, ("rows", size))
-        notes = self.samples.values
+        notes = self.summary.values
         ours, theirs = notes.get("score 10M: ours: rows/s"), notes.get("score 10M: mlflow: rows/s")
         if ours and theirs:
             pairs, of = [a / b for a, b in zip(ours, theirs, strict=True)], "paired rounds, rows/s"
@@ -163,7 +162,7 @@ class ScaleOut:
         reference = generate("reference", work / "reference", min(M, rows), 1, project)
         reference, profile = next(reference.iterdir()), f"{work}/profile.json"
         build = project.probe("drift.py", "profile", project.package, str(reference), profile)
-        self.samples.add("profile (train stage)", run(build, project.path, timeout=600))
+        self.summary.add("profile (train stage)", run(build, project.path, timeout=600))
         ours = project.probe("drift.py", "check", project.package, profile)
         theirs = [*evidently_check(work, project.bin("python")), str(reference)]
         for label, size, batch in self.batches("current", sorted({*tried, rows})):
@@ -171,7 +170,7 @@ class ScaleOut:
             if size in tried:
                 commands["evidently"] = ([*theirs, str(batch)], 600.0)
             self.watched_rounds("drift", label, size, commands, repeats, ("drifted", SHIFTED))
-        values = self.samples.values
+        values = self.summary.values
         done = [size for size in tried if f"drift {size / M:g}M: evidently: s" in values]
         if done:  # at Evidently's largest size, and the drift check's full size against it
             label, full, largest = f"{max(done) / M:g}M", f"{rows / M:g}M", max(done)
@@ -184,18 +183,10 @@ class ScaleOut:
             name = "drift rows/s: ours at full size / evidently at its largest"
             self.summary.ratio(name, speed, of=of)
 
-    def record(self) -> None:
-        """Every timing and watched figure of the run, as measures with their units."""
-        self.summary.measure_all(self.samples)
-        for name, values in sorted(self.samples.values.items()):
-            unit = "MiB" if name.endswith("(MiB)") else name.rsplit(": ", 1)[1]
-            self.summary.measure(name, values, digits=1, unit=unit)
-
 
 def benchmark(args: argparse.Namespace) -> None:
-    settings = {k: v for k, v in vars(args).items() if k not in {"output", "raw", "no_write"}}
-    summary = Summary("scale_out", settings | {"project": None})
-    summary.versions = {"evidently": EVIDENTLY[0]}
+    settings = {k: v for k, v in vars(args).items() if k not in {"output", "no_write"}}
+    summary = Summary("scale_out", settings | {"project": None}, {"evidently": EVIDENTLY[0]})
     summary.details["rendered from"] = harness.template_revision()  # the summary's: at the end
     with tempfile.TemporaryDirectory(prefix="scale-out-") as tmp:
         project = harness.trained_project(Path(tmp), args.project)
@@ -204,7 +195,7 @@ def benchmark(args: argparse.Namespace) -> None:
         for part in ("tuning", "scoring", "drift"):
             if args.part in {"all", part}:
                 getattr(scale_out, part)()
-    scale_out.record()
+    summary.measure_all()
     harness.report(args, summary)
 
 

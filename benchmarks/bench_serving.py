@@ -14,7 +14,8 @@ import re
 import socket
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,13 +23,14 @@ import harness
 from harness import PROBES, BenchmarkError, Project, Summary, last_json, median, run
 
 CONCURRENCY, AT = (8, 32), 8  # AT: the targets' concurrency
-FIGURES = {"throughput": "rps", "p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"}
-FIGURES["cpu_per_request"] = "cpu_ms_per_request"
+SERVERS = ("ours", "shadow", "mlflow")
+LATENCY = {"p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"}  # a ratio's figure: wrk's key
+FIGURES = {"throughput": "rps", **LATENCY, "cpu_per_request": "cpu_ms_per_request"}
 PAIRS = {  # (candidate, reference): ratio name prefix, figures, targets at concurrency AT
     ("ours", "mlflow"): ("", FIGURES, {"throughput": ">= 10", "p95": "<= 0.1"}),
-    ("shadow", "ours"): ("shadow_", ("p50", "p95", "p99"), {"p95": "<= 1.2"}),
+    ("shadow", "ours"): ("shadow_", LATENCY, {"p95": "<= 1.2"}),
 }
-LUA = PROBES / "post.lua"  # wrk's script: the POST body, a response bound, a JSON summary
+LUA = PROBES / "post.lua"  # wrk's script: the POST body, a JSON summary
 LOAD_KEYS = ("rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "cpu_ms_per_request")
 
 
@@ -40,12 +42,6 @@ class Server(NamedTuple):
     path: str
     body: Path
     pid: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
@@ -63,7 +59,9 @@ def serving(
     name: str, args: list[str], env: Mapping[str, str], project: Path, work: Path
 ) -> Iterator[Server]:
     """A server on a free port, once its readiness probe answers; its session ended after."""
-    port, path, ready, log = free_port(), "/predict", "/ready", work / f"{name}.log"
+    with socket.socket() as sock:  # a port free now, for the server to bind
+        sock.bind(("127.0.0.1", 0))
+        port, path, ready, log = sock.getsockname()[1], "/predict", "/ready", work / f"{name}.log"
     if "mlflow" in args[0]:
         args, path, ready = [*args, "-p", str(port)], "/invocations", "/ping"
     env = {**env, "PORT": str(port)}
@@ -88,7 +86,7 @@ def tree_cpu(pid: int) -> float:
 
 def load(server: Server, c: int, seconds: float) -> dict[str, float]:
     """One wrk run: throughput, latency percentiles (ms) and the server's CPU per request."""
-    env = harness.command_env(BENCH_BODY=str(server.body))
+    env = harness.subprocess_env({"BENCH_BODY": str(server.body)})
     wrk = ["wrk", "-t1", f"-c{c}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA)]
     url, cpu = f"http://127.0.0.1:{server.port}{server.path}", tree_cpu(server.pid)
     out = run([*wrk, url], server.body.parent, env, timeout=seconds + 120).stdout
@@ -97,9 +95,7 @@ def load(server: Server, c: int, seconds: float) -> dict[str, float]:
     raw = json.loads(found.group(1)) if found else {"requests": 0}
     if not raw["requests"]:
         raise BenchmarkError(f"{server.name}: no request completed:\n{out[-2000:]}")
-    ms = {key[:-3] + "_ms": raw[key] / 1000 for key in raw if key.endswith("_us")}
-    rps = raw["requests"] / (raw["duration_us"] / 1e6)
-    return raw | ms | {"rps": rps, "cpu_ms_per_request": cpu / raw["requests"] * 1000}
+    return raw | {"cpu_ms_per_request": cpu / raw["requests"] * 1000}
 
 
 def prediction(server: Server) -> Any:
@@ -123,29 +119,26 @@ def shadow_version(project: Project, work: Path) -> str:
     return shadow
 
 
-Runs = dict[str, dict[int, list[dict[str, float]]]]  # server: concurrency: a wrk run a round
-
-
-def summarise(summary: Summary, runs: Runs, floors: list[dict[str, float]]) -> None:
+def summarise(summary: Summary, done: dict[str, list[dict[str, float]]]) -> None:
     """Medians per server, paired per-round ratios against their targets, the floor share."""
-    summary.details["load"] = {name: {} for name in runs}
-    for name, by_c in runs.items():
-        for c, done in by_c.items():
-            summary.measure(f"{name}.c{c}.rps", [r["rps"] for r in done], unit="req/s", digits=1)
-            summary.measure(f"{name}.c{c}.p95", [r["p95_ms"] for r in done], unit="ms", digits=2)
-            row = {k: round(median(r[k] for r in done), 3) for k in LOAD_KEYS}
-            summary.details["load"][name][str(c)] = row | {"errors": sum(r["errors"] for r in done)}
+    table, floors = summary.details.setdefault("load", {}), done["floor"]
+    for name in SERVERS:
+        for c in CONCURRENCY:
+            runs = done[f"{name} c{c}"]
+            summary.measure(f"{name}.c{c}.rps", [r["rps"] for r in runs], unit="req/s", digits=1)
+            summary.measure(f"{name}.c{c}.p95", [r["p95_ms"] for r in runs], unit="ms", digits=2)
+            row = {k: round(median(r[k] for r in runs), 3) for k in LOAD_KEYS}
+            table.setdefault(name, {})[str(c)] = row | {"errors": sum(r["errors"] for r in runs)}
     for (candidate, reference), (prefix, figures, targets) in PAIRS.items():
         for c in CONCURRENCY:
-            for figure in figures:
-                key = FIGURES[figure]
-                pairs = zip(runs[candidate][c], runs[reference][c], strict=True)
+            pairs = list(zip(done[f"{candidate} c{c}"], done[f"{reference} c{c}"], strict=True))
+            for figure, key in figures.items():
                 summary.ratio(
                     f"{prefix}{figure}_c{c}", median(a[key] / b[key] for a, b in pairs),
                     of=f"{candidate} / {reference} {key}, concurrency {c}, paired rounds; median",
                     digits=4, target=targets.get(figure) if c == AT else None,
                 )  # fmt: skip
-    ours = list(zip(runs["ours"][AT], floors, strict=True))
+    ours = list(zip(done[f"ours c{AT}"], floors, strict=True))
     share = median(o["rps"] * f["wall_s"] for o, f in ours)
     of = f"ours req/s x the floor's seconds a call, concurrency {AT}, paired rounds; median"
     summary.ratio(f"floor_share_c{AT}", share, of=of, digits=4, target=">= 0.3")
@@ -157,10 +150,9 @@ def summarise(summary: Summary, runs: Runs, floors: list[dict[str, float]]) -> N
 
 
 def benchmark(args: argparse.Namespace) -> None:
-    started = time.perf_counter()
+    summary = Summary("serving")
     if args.smoke:  # every bound shrunk, nothing written: it proves the benchmark works
-        args.repeats, args.duration, args.warmup = 1, 1.0, 1.0
-        args.floor_seconds, args.no_write = 0.2, True
+        args.repeats, args.duration, args.no_write = 1, 1.0, True
     with (
         tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp,
         contextlib.ExitStack() as stack,
@@ -168,7 +160,7 @@ def benchmark(args: argparse.Namespace) -> None:
         work = Path(tmp)
         project = harness.trained_project(work, args.project)
         shadow = shadow_version(project, work)
-        env = harness.command_env(MODEL_BUNDLE=f"{tmp}/bundle", HOST="127.0.0.1")
+        env = harness.subprocess_env({"MODEL_BUNDLE": f"{tmp}/bundle", "HOST": "127.0.0.1"})
         env["PATH"] = f"{project.bin('')}:{env['PATH']}"  # mlflow execs the project's `uvicorn`
         ours = [project.bin("python"), "-m", f"{project.package}.serving"]
         mlflow = [project.bin("mlflow"), "models", "serve", "-m", f"{tmp}/bundle/model"]
@@ -191,36 +183,31 @@ def benchmark(args: argparse.Namespace) -> None:
         if len({json.dumps(answer) for answer in answers.values()}) != 1:
             raise BenchmarkError(f"the servers disagree on the same row: {answers}")
         for server in servers.values():
-            load(server, AT, args.warmup)
-        runs: Runs = {name: {c: [] for c in CONCURRENCY} for name in servers}
-        floors = []
-        for index in range(args.repeats):
-            for c in CONCURRENCY:
-                for name in harness.rotated(list(servers), index):
-                    done = load(servers[name], c, args.duration)
-                    runs[name][c].append(done)
-                    harness.log(f"round {index + 1} {name:6} c={c:<2} {done['rps']:8.1f} req/s  "
-                                f"p95 {done['p95_ms']:8.2f} ms")  # fmt: skip
-            probed = run([*probe, str(args.floor_seconds)], project.path, timeout=600)
-            floors.append(last_json(probed.stdout)["floor"])
+            load(server, AT, 0.3 * args.duration)  # untimed: the servers' first requests
+        floor = [*probe, str(0.1 * args.duration)]  # 3 batches a round
+        measures: dict[str, Callable[[], dict[str, float]]] = {
+            f"{name} c{c}": partial(load, server, c, args.duration)
+            for c in CONCURRENCY
+            for name, server in servers.items()
+        }
+        measures["floor"] = lambda: last_json(run(floor, project.path, timeout=600).stdout)["floor"]
+        done = summary.rounds(measures, args.repeats)  # the floor, timed in each round
         metrics = request(servers["shadow"].port, "GET", "/metrics")[1].decode(errors="replace")
         wrk = run(["wrk", "-v"], work, timeout=60, check=False).stdout.split("[")[0].strip()
-    summary = Summary("serving", versions=hello["versions"] | {"wrk": wrk})
+    summary.versions = hello["versions"] | {"wrk": wrk}
     summary.settings = {
         "repeats": args.repeats, "duration_s": args.duration,
         "concurrency": list(CONCURRENCY), "load_generator": "wrk -t1, keep-alive, loopback",
         "model": {"features": hello["features"], "prediction": answers["ours"]},
         "shadow": {"SHADOW_MODEL": shadow, "its metrics exported": "shadow" in metrics},
     }  # fmt: skip
-    summarise(summary, runs, floors)
-    summary.details["benchmark_wall_s"] = round(time.perf_counter() - started, 1)
+    summarise(summary, done)
     harness.report(args, summary)
 
 
 if __name__ == "__main__":
     parser = harness.argument_parser(__doc__, "serving", repeats=3, project=True)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds a run")
-    parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds a server")
-    parser.add_argument("--floor-seconds", type=float, default=1.0, help="a floor batch, 3 a round")
+    text = "seconds a run (and 0.3 of it a server's untimed warm-up, 0.1 a floor batch)"
+    parser.add_argument("--duration", type=float, default=10.0, help=text)
     parser.add_argument("--smoke", action="store_true", help="one short round; writes nothing")
     harness.main(benchmark, parser)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypeVar
 
 import yaml
 
@@ -33,9 +33,11 @@ MIB = 1 << 20
 MEMORY_GUARD = 3 << 30  # a watched command is stopped when less memory than this is left
 PAGE, TICKS = os.sysconf("SC_PAGESIZE"), os.sysconf("SC_CLK_TCK")
 GIT_COMMIT = ("git", "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m")
+BOUNDS = {"<=": "target_max", ">=": "target_min"}  # a target's operator: its key in a summary
+T = TypeVar("T")
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "tests"))  # the one environment, shared with the tests
-from environment import subprocess_env  # noqa: E402
+from environment import subprocess_env as subprocess_env  # noqa: E402  (for the scripts too)
 
 
 class BenchmarkError(RuntimeError):
@@ -51,14 +53,6 @@ class Timing(NamedTuple):
     peak_mib: float = 0.0  # peak RSS of the whole process tree, when watched
     driver_mib: float = 0.0  # peak RSS of its first Python process, when watched
     failure: str | None = None  # why it did not finish, when not checked
-
-
-def command_env(*, bytecode_cache: bool = True, **extra: str) -> dict[str, str]:
-    """The tests' environment; ``bytecode_cache=False`` makes every process compile."""
-    env = subprocess_env(extra)
-    if not bytecode_cache:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
 
 
 def children_cpu() -> float:
@@ -109,18 +103,15 @@ def session(
 
 def run(
     args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, *, timeout: float,
-    merge_stderr: bool = False, watch: bool = False, check: bool = True,
+    watch: bool = False, check: bool = True,
 ) -> Timing:  # fmt: skip
-    """Run ``args`` in its own session; its wall time, CPU time and output.
-
-    ``watch`` samples the tree's peak RSS every 50 ms and stops it when memory runs short.
-    Past ``timeout``, short of memory or a non-zero exit: ``check`` raises, otherwise the
-    failure is returned (a reference that runs out of memory is a result).
-    """
+    """Run ``args`` in its own session: wall and CPU time, output; with ``watch``, peak RSS
+    every 50 ms, stopped when memory runs short. Past ``timeout``, short of memory or a
+    non-zero exit: ``check`` raises, else the failure is returned (a reference that runs out
+    of memory is a result)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         cpu_start, start, tree, driver, failure = children_cpu(), time.perf_counter(), 0, 0, None
-        errors = subprocess.STDOUT if merge_stderr else err
-        with session(args, cwd, env or command_env(), stdout=out, stderr=errors) as process:
+        with session(args, cwd, env or subprocess_env(), stdout=out, stderr=err) as process:
             while failure is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=0.05 if watch else 1.0)
@@ -177,52 +168,18 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-@dataclass
-class Samples:
-    """Raw samples of one run: wall and CPU seconds per measure, and any other values."""
-
-    wall: dict[str, list[float]] = field(default_factory=dict)
-    cpu: dict[str, list[float]] = field(default_factory=dict)
-    values: dict[str, list[float]] = field(default_factory=dict)
-
-    def add(self, name: str, timing: Timing) -> Timing:
-        """Record one timing of ``name``; returns it."""
-        self.wall.setdefault(name, []).append(timing.wall)
-        self.cpu.setdefault(name, []).append(timing.cpu)
-        return timing
-
-    def note(self, name: str, value: float) -> None:
-        """Record one value that is not a timing (a paired ratio, a probe's own timer)."""
-        self.values.setdefault(name, []).append(float(value))
-
-    def rounds(
-        self, measures: Mapping[str, Callable[[], Timing]], repeats: int, *, warmup: int = 0
-    ) -> dict[str, Timing]:
-        """Every measure once a round, rotated; the last timing of each. The ``warmup``
-        rounds are not recorded (caches, bytecode, workers' imports)."""
-        last: dict[str, Timing] = {}
-        for index in range(warmup + repeats):
-            for name in rotated(list(measures), index):
-                last[name] = measures[name]()
-                if index >= warmup:
-                    self.add(name, last[name])
-            log(f"round {index + 1}/{warmup + repeats}" + (" (warm-up)" if index < warmup else ""))
-        return last
-
-
 def _target(value: float, target: str | None) -> dict[str, Any]:
     """``target`` ("<= 1.5" or ">= 10") and the verdict on ``value``; nothing without one."""
     if target is None:
         return {}
     op, bound = target.split()
     met = value <= float(bound) if op == "<=" else value >= float(bound)
-    key = "target_max" if op == "<=" else "target_min"
-    return {key: float(bound), "verdict": "met" if met else "missed"}
+    return {BOUNDS[op]: float(bound), "verdict": "met" if met else "missed"}
 
 
 @dataclass
 class Summary:
-    """What a run of one benchmark records: measures, ratios, verdicts and details."""
+    """One run of a benchmark: raw samples (not written), measures, ratios, verdicts, details."""
 
     benchmark: str
     settings: dict[str, Any] = field(default_factory=dict)
@@ -230,15 +187,49 @@ class Summary:
     measures: dict[str, dict[str, Any]] = field(default_factory=dict)
     ratios: dict[str, dict[str, Any]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    wall: dict[str, list[float]] = field(default_factory=dict)  # seconds per measure
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    values: dict[str, list[float]] = field(default_factory=dict)  # samples that are not timings
+    units: dict[str, str] = field(default_factory=dict)  # of each of those
     started: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
     load_before: float = field(default_factory=lambda: os.getloadavg()[0])
 
+    def add(self, name: str, timing: Timing) -> Timing:
+        """Record one timing of ``name``; returns it."""
+        self.wall.setdefault(name, []).append(timing.wall)
+        self.cpu.setdefault(name, []).append(timing.cpu)
+        return timing
+
+    def note(self, name: str, value: float, unit: str) -> None:
+        """Record one sample that is not a timing (rows/s, a peak RSS), in ``unit``."""
+        self.values.setdefault(name, []).append(float(value))
+        self.units[name] = unit
+
+    def rounds(
+        self, measures: Mapping[str, Callable[[], T]], repeats: int, *, warmup: int = 0
+    ) -> dict[str, list[T]]:
+        """Every measure once a round, rotated; each one's results, timings also recorded.
+        The ``warmup`` rounds are not kept (caches, bytecode, workers' imports)."""
+        results: dict[str, list[T]] = {name: [] for name in measures}
+        for index in range(warmup + repeats):
+            for name in rotated(list(measures), index):
+                result = measures[name]()
+                if index >= warmup:
+                    results[name].append(result)
+                    if isinstance(result, Timing):
+                        self.add(name, result)
+            log(f"round {index + 1}/{warmup + repeats}" + (" (warm-up)" if index < warmup else ""))
+        return results
+
     def measure(
-        self, name: str, wall: Sequence[float], cpu: Sequence[float] | None = None, *,
-        digits: int = 3, unit: str = "s", target: str | None = None, judge_min: bool = False,
+        self, name: str, wall: Sequence[float] | None = None, cpu: Sequence[float] | None = None,
+        *, digits: int = 3, unit: str = "s", target: str | None = None, judge_min: bool = False,
     ) -> None:  # fmt: skip
-        """Median, minimum and count of ``wall`` (and ``cpu``); a target judged on the
-        median, or with ``judge_min`` the best (start-up times: slower is the machine's noise)."""
+        """Median, minimum and count of ``wall`` and ``cpu`` (default: the timings recorded
+        as ``name``); a target judged on the median, or with ``judge_min`` the best
+        (start-up times: slower is the machine's noise)."""
+        if wall is None:
+            wall, cpu = self.wall[name], self.cpu[name]
         entry: dict[str, Any] = {} if unit == "s" else {"unit": unit}
         entry |= {"median": round(median(wall), digits), "min": round(min(wall), digits)}
         entry["n"] = len(wall)
@@ -248,10 +239,12 @@ class Summary:
         judged |= {"judged_on": "min"} if judged and judge_min else {}
         self.measures[name] = entry | judged
 
-    def measure_all(self, samples: Samples, *, digits: int = 3) -> None:
-        """Record every timed measure of ``samples``, in name order."""
-        for name in sorted(samples.wall):
-            self.measure(name, samples.wall[name], samples.cpu.get(name), digits=digits)
+    def measure_all(self, *, digits: int = 3) -> None:
+        """Record every timing (to ``digits`` places), then every noted value (to one)."""
+        for name in sorted(self.wall):
+            self.measure(name, digits=digits)
+        for name, values in sorted(self.values.items()):
+            self.measure(name, values, digits=1, unit=self.units[name])
 
     def ratio(
         self, name: str, value: float, *, of: str, digits: int = 3, target: str | None = None,
@@ -265,12 +258,12 @@ class Summary:
         self.ratios[name] = entry | _target(value, target)
 
     def compare(
-        self, name: str, samples: Samples, candidate: str, reference: str, *,
-        paired: bool = False, target: str | None = None,
+        self, name: str, candidate: str, reference: str, *, paired: bool = False,
+        target: str | None = None,
     ) -> None:  # fmt: skip
         """``candidate`` / ``reference``, timed in the same rounds: the ratio of medians, or
         with ``paired`` the median of each round's ratio; the other, minimums and CPU beside."""
-        wall, cpu = samples.wall, samples.cpu
+        wall, cpu = self.wall, self.cpu
         pairs = median(a / b for a, b in zip(wall[candidate], wall[reference], strict=True))
         medians = median(wall[candidate]) / median(wall[reference])
         of = f"{candidate} / {reference}, " + ("paired rounds, median" if paired else "medians")
@@ -316,17 +309,16 @@ def snapshot_template(dest: Path) -> Path:
     """A clone of the template with its working tree committed (``dest``'s own index, so
     the template's is untouched): uncommitted work is measured from a clean repository."""
     run(["git", "clone", "--quiet", str(TEMPLATE_ROOT), str(dest)], TEMPLATE_ROOT, timeout=600)
-    env = command_env(GIT_DIR=str(dest / ".git"), GIT_WORK_TREE=str(TEMPLATE_ROOT))
+    env = subprocess_env({"GIT_DIR": str(dest / ".git"), "GIT_WORK_TREE": str(TEMPLATE_ROOT)})
     run(["git", "add", "-A"], TEMPLATE_ROOT, env, timeout=600)
-    if run(["git", "status", "--porcelain"], TEMPLATE_ROOT, env, timeout=600).stdout.strip():
-        run([*GIT_COMMIT, "chore: benchmark snapshot"], TEMPLATE_ROOT, env, timeout=600)
+    run([*GIT_COMMIT, "chore: benchmark", "--allow-empty"], TEMPLATE_ROOT, env, timeout=600)
     run(["git", "reset", "--quiet", "--hard", "HEAD"], dest, timeout=600)
     return dest
 
 
 def new_project(
-    parent: Path, env: Mapping[str, str] | None = None, *, template: Path | None = None,
-    data: Mapping[str, str] | None = None, vcs_ref: str = "HEAD", promote: bool = False,
+    parent: Path, *, template: Path | None = None, data: Mapping[str, str] | None = None,
+    vcs_ref: str = "HEAD", promote: bool = False,
 ) -> tuple[Path, dict[str, Timing]]:  # fmt: skip
     """A project in ``parent/project`` from ``template`` (default: a new snapshot), as a
     user makes one; each phase timed (``copy``, ``git``, ``install``, ``lock``, and with
@@ -347,7 +339,7 @@ def new_project(
     timings = {}
     for phase, commands in phases.items():
         cwd = parent if phase == "copy" else project
-        done = [run(command, cwd, env, timeout=3600, merge_stderr=True) for command in commands]
+        done = [run(command, cwd, timeout=3600) for command in commands]
         timings[phase] = Timing(sum(t.wall for t in done), sum(t.cpu for t in done))
     return project, timings
 
@@ -374,40 +366,31 @@ def trained_project(parent: Path, existing: Path | None = None) -> Project:
     return Project(path, str(answers["package_name"]))
 
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def argument_parser(
-    doc: str | None, benchmark: str, *, repeats: int, project: bool = False,
-    bytecode: bool = False,
-) -> argparse.ArgumentParser:  # fmt: skip
-    """The shared options; ``project`` adds ``--project``, ``bytecode`` ``--no-bytecode-cache``.
-    The script adds its own."""
+    doc: str | None, benchmark: str, *, repeats: int, project: bool = False
+) -> argparse.ArgumentParser:
+    """The shared options (``project`` adds ``--project``); the script adds its own."""
     parser = argparse.ArgumentParser(
         description=(doc or "").split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--repeats", type=_at_least_one, default=repeats, help="timed repeats")
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed repeats, at least 1")
     output = RESULTS_DIR / f"{benchmark}.json"
     parser.add_argument("--output", type=Path, default=output, help="summary JSON (committed)")
     parser.add_argument("--no-write", action="store_true", help="print the summary, write nothing")
     if project:
         parser.add_argument("--project", type=Path, help="reuse a project that has a champion")
-    if bytecode:
-        text = "force PYTHONDONTWRITEBYTECODE=1: every process compiles its imports from source"
-        parser.add_argument("--no-bytecode-cache", action="store_true", help=text)
     return parser
 
 
 def main(benchmark: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser) -> None:
     """Parse the options and run ``benchmark``: exit 0 even when a target is missed, 1 when
     a command it depends on failed."""
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     try:
-        benchmark(parser.parse_args())
+        benchmark(args)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -424,10 +407,15 @@ def to_json(value: object, indent: int = 0) -> str:
 
 
 def report(args: argparse.Namespace, summary: Summary, *, scenario: str | None = None) -> None:
-    """Print ``summary`` and write it to ``--output`` (with ``scenario``, one entry of the
-    file's ``scenarios``, the others kept)."""
+    """Print ``summary``'s measures, then ratios, as a markdown table and write it to
+    ``--output`` (with ``scenario``, one entry of the file's ``scenarios``, the others kept)."""
     record = summary.record()
-    print("\n" + summary_tables(record))
+    keys = ("median", "min", "cpu_median", "n", "target_max", "target_min", "verdict")
+    rows = [("name", *(key.replace("_", " ") for key in keys)), ("---",) * (len(keys) + 1)]
+    for name, entry in {**record["measures"], **record["ratios"]}.items():
+        rows.append((name, *(entry.get(key, "") for key in keys)))
+    cells = ([f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows)
+    print("\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells))
     if args.no_write:
         return
     document: dict[str, Any] = record
@@ -438,24 +426,3 @@ def report(args: argparse.Namespace, summary: Summary, *, scenario: str | None =
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(to_json(document) + "\n", encoding="utf-8")
     print(f"\nwrote {args.output}")
-
-
-def summary_tables(record: Mapping[str, Any]) -> str:
-    """The measures and ratios of a summary record as markdown tables, floats to 3 places."""
-    columns = {
-        "measures": ("measure", "median", "min", "cpu_median", "n"),
-        "ratios": ("ratio", "of", "median", "min", "cpu_median"),
-    }
-    bounds, tables = (("target_max", "<="), ("target_min", ">=")), []
-    for section, (head, *keys) in columns.items():
-        headers = [head, *(key.replace("_", " ") for key in keys), "target", "verdict"]
-        lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
-        for name, entry in record[section].items():
-            target = next((f"{op} {entry[k]:g}" for k, op in bounds if k in entry), "")
-            row = [name, *(entry.get(key) for key in keys), target, entry.get("verdict")]
-            cells = (
-                "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row
-            )
-            lines.append("| " + " | ".join(cells) + " |")
-        tables += ["\n".join(lines)] if record[section] else []
-    return "\n\n".join(tables)
