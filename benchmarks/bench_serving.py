@@ -84,10 +84,10 @@ def tree_cpu(pid: int) -> float:
     return sum(cpu for _, cpu, _ in harness.process_tree(pid))
 
 
-def load(server: Server, c: int, seconds: float) -> dict[str, float]:
+def load(server: Server, c: int, seconds: int) -> dict[str, float]:
     """One wrk run: throughput, latency percentiles (ms) and the server's CPU per request."""
     env = harness.subprocess_env({"BENCH_BODY": str(server.body)})
-    wrk = ["wrk", "-t1", f"-c{c}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA)]
+    wrk = ["wrk", "-t1", f"-c{c}", f"-d{seconds}s", "--timeout", "30s", "-s", str(LUA)]
     url, cpu = f"http://127.0.0.1:{server.port}{server.path}", tree_cpu(server.pid)
     out = run([*wrk, url], server.body.parent, env, timeout=seconds + 120).stdout
     cpu = tree_cpu(server.pid) - cpu
@@ -152,7 +152,7 @@ def summarise(summary: Summary, done: dict[str, list[dict[str, float]]]) -> None
 def benchmark(args: argparse.Namespace) -> None:
     summary = Summary("serving")
     if args.smoke:  # every bound shrunk, nothing written: it proves the benchmark works
-        args.repeats, args.duration, args.no_write = 1, 1.0, True
+        args.repeats, args.duration, args.no_write = 1, 1, True
     with (
         tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp,
         contextlib.ExitStack() as stack,
@@ -183,7 +183,7 @@ def benchmark(args: argparse.Namespace) -> None:
         if len({json.dumps(answer) for answer in answers.values()}) != 1:
             raise BenchmarkError(f"the servers disagree on the same row: {answers}")
         for server in servers.values():
-            load(server, AT, 0.3 * args.duration)  # untimed: the servers' first requests
+            load(server, AT, max(1, args.duration * 3 // 10))  # untimed: the first requests
         floor = [*probe, str(0.1 * args.duration)]  # 3 batches a round
         measures: dict[str, Callable[[], dict[str, float]]] = {
             f"{name} c{c}": partial(load, server, c, args.duration)
@@ -207,7 +207,7 @@ def benchmark(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = harness.argument_parser(__doc__, "serving", repeats=3, project=True)
-    text = "seconds a run (and 0.3 of it a server's untimed warm-up, 0.1 a floor batch)"
-    parser.add_argument("--duration", type=float, default=10.0, help=text)
+    text = "whole seconds a run (wrk's unit); 0.3 of it a server's warm-up, 0.1 a floor batch"
+    parser.add_argument("--duration", type=int, default=10, help=text)
     parser.add_argument("--smoke", action="store_true", help="one short round; writes nothing")
     harness.main(benchmark, parser)
