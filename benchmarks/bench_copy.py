@@ -33,8 +33,8 @@ def committed(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
-    for git in ["init", "--quiet", "--initial-branch=main"], ["add", "-A"]:
-        run(["git", *git], root, timeout=600)
+    run(["git", "init", "--quiet", "--initial-branch=main"], root, timeout=600)
+    run(["git", "add", "-A"], root, timeout=600)
     run([*GIT_COMMIT, "feat: template"], root, timeout=600)
     return root
 
