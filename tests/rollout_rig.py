@@ -47,7 +47,7 @@ PROMETHEUS = shutil.which("prometheus")
 STARTUP_SECONDS = 180
 PRODUCTION = Path("build") / "deploy" / "production" / "deployment.json"
 #: Short steps for the tests: two judged canary steps, then the promotion.
-ROLLOUT = {
+ROLLOUT: dict[str, Any] = {
     "steps": [10, 50, 100],
     "wait_seconds": 5,
     "min_requests": 15,
@@ -61,7 +61,7 @@ ROLLOUT = {
 ROWS_PER_REQUEST = 5
 ROWS = """
 import json, sys, pandas as pd
-rows = pd.read_parquet("data/prepared/test.parquet").drop(columns=["target"]).head(40)
+rows = pd.read_parquet("data/prepared/test.parquet").drop(columns=["target"])
 print(json.dumps(rows.to_dict(orient="records")))
 """
 

@@ -7,25 +7,26 @@ step with fewer canary requests than ``min_requests`` is not judged at all
 objective whose inputs are missing (no stable traffic in the window, a
 serving image that does not export prediction counts) cannot pass either.
 Nor can a PSI over fewer predictions than :data:`MIN_PREDICTIONS_PER_BIN`
-per bin: with a few rows spread over a regressor's ten buckets, empty bins
-alone would push the PSI of two identical models far past any limit.
+per bin: a few rows spread over a regressor's ten buckets say nothing about
+its distribution, however the PSI is smoothed.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from ...config import RolloutObjectives
-from ...monitoring.statistics import psi
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 #: Predictions each version needs per compared bin before their PSI means anything
 #: (the expected count a chi-square comparison of the same bins asks for).
 MIN_PREDICTIONS_PER_BIN = 5
+#: Added to every bin's count on both sides before the PSI (Jeffreys' prior): otherwise
+#: a bin the canary left empty by chance counts as a major shift on its own.
+PSEUDO_COUNT = 0.5
 #: How served predictions are counted: per class, or a cumulative histogram by ``le`` edge.
 DistributionKind = Literal["classes", "cumulative"]
 
@@ -158,13 +159,18 @@ def _psi(predictions: Distribution | None, limit: float | None) -> ObjectiveResu
     return _compare("psi", psi_from_counts(*counts), limit)
 
 
-def psi_from_counts(stable: list[float], canary: list[float]) -> float:
-    """PSI of the canary's counts against the stable version's, bin by bin (as ``just drift``)."""
+def psi_from_counts(stable: Sequence[float], canary: Sequence[float]) -> float:
+    """PSI of the canary's counts against the stable version's, with :data:`PSEUDO_COUNT` per bin.
 
-    def whole(counts: list[float]) -> npt.NDArray[np.int64]:
-        return np.rint(np.asarray(counts, dtype=np.float64)).astype(np.int64)
-
-    return psi(whole(stable), whole(canary))
+    ``sum((c - s) * ln(c / s))`` over bin shares, as ``just drift`` computes it,
+    but smoothed: ``just drift`` compares whole batches, a canary step a few
+    hundred predictions, which leave thin bins empty by chance.
+    """
+    smoothed_stable = np.asarray(stable, dtype=np.float64) + PSEUDO_COUNT
+    smoothed_canary = np.asarray(canary, dtype=np.float64) + PSEUDO_COUNT
+    stable_shares = smoothed_stable / smoothed_stable.sum()
+    canary_shares = smoothed_canary / smoothed_canary.sum()
+    return float(np.sum((canary_shares - stable_shares) * np.log(canary_shares / stable_shares)))
 
 
 def class_counts(
