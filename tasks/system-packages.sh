@@ -2,6 +2,7 @@
 # System packages the template's end-to-end tests need, installed from Debian when missing.
 # `just test` runs this first, so the README's test command sets up a fresh machine too;
 # silent when everything is there already, a warning (not a failure) where apt is unusable.
+# Packages named as arguments are installed too (`just bench-serving` asks for wrk).
 set -euo pipefail
 
 # tests/test_image.py builds and runs the generated serving image with podman (runc
@@ -10,6 +11,7 @@ set -euo pipefail
 image_packages=(podman runc debootstrap)
 # tests/test_drift_report.py opens the generated drift report in headless Chromium.
 image_packages+=(chromium)
+image_packages+=("$@")
 missing=()
 for package in "${image_packages[@]}"; do
     status=$(dpkg-query --show --showformat='${Status}' "$package" 2>/dev/null || true)
@@ -26,7 +28,7 @@ command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushga
 if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     as_root=()
     [ "$(id -u)" -eq 0 ] || as_root=(sudo --non-interactive)
-    echo "Installing ${missing[*]} (Debian) for the image, team-stack and drift-report tests."
+    echo "Installing ${missing[*]} (Debian) for the template's tests and benchmarks."
     if ! { ${as_root[@]+"${as_root[@]}"} apt-get update -qq >/dev/null \
         && ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
