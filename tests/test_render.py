@@ -7,6 +7,7 @@ so the whole module takes seconds.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import functools
 import json
@@ -424,3 +425,80 @@ def test_distinctive_answers_appear_where_expected(render_case: Callable[[str], 
     everything = "\n".join(project.texts.values())
     for default in ("ML Team", "ml-team@example.com", "My Model", "my_model", "my-model"):
         assert default not in everything, default
+
+
+#: The most lines a generated class may span; past it, split it by concern.
+MAX_CLASS_LINES = 300
+
+
+def _module_name(rel: PurePosixPath) -> str:
+    parts = list(rel.relative_to("src").with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_at_load(tree: ast.Module, module: str, is_package: bool) -> set[str]:
+    """What ``module`` imports when it is loaded: its top-level imports, not lazy ones.
+
+    Imports under ``if TYPE_CHECKING:`` never run and imports inside functions run
+    after every module is loaded, so neither can close a circle.
+    """
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    imported: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            source = ".".join([*base, *([node.module] if node.module else [])])
+            imported.add(source)
+            imported.update(f"{source}.{alias.name}" for alias in node.names)
+    return imported
+
+
+def _circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle in ``graph`` (module -> the modules it imports), if any."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for target in sorted(graph[module]):
+            found = visit(target, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        found = visit(module, [])
+        if found:
+            return found
+    return None
+
+
+def test_the_package_has_no_import_circle_and_no_oversized_class(project: Project) -> None:
+    trees = {
+        rel: ast.parse(text)
+        for rel, text in project.texts.items()
+        if rel.suffix == ".py" and rel.parts[:2] == ("src", project.package)
+    }
+    modules = {_module_name(rel): rel for rel in trees}
+    graph = {
+        name: _imported_at_load(trees[rel], name, rel.name == "__init__.py") & modules.keys()
+        for name, rel in modules.items()
+    }
+    for name in graph:
+        graph[name].discard(name)
+    circle = _circle(graph)
+    assert circle is None, f"{project.case}: import circle: {' -> '.join(circle or [])}"
+    oversized = [
+        f"{rel}: {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for rel, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES
+    ]
+    assert not oversized, f"{project.case}: classes over {MAX_CLASS_LINES} lines: {oversized}"
