@@ -47,7 +47,7 @@ DEFAULT_LOG_SAMPLE_RATE = 0.01
 MAX_DRAIN_ROWS = 4096
 #: The worker's pause after each call, for requests to gather in the queue meanwhile:
 #: at 2 ms the shadow took the interpreter lock often enough to add 39 % to the
-#: primary's p95 at concurrency 8 (two cores); at 20 ms, about 1 %.
+#: primary's p95 at concurrency 8 (two cores); at 20 ms, 1-13 % over two runs.
 PAUSE_SECONDS = 0.02
 #: Regression rows whose predictions differ by more than this (relative) disagree.
 REGRESSION_TOLERANCE = 1e-6
