@@ -32,15 +32,6 @@ def generate(kind: str, folder: Path, file_rows: int, files: int, project: harne
     return folder
 
 
-def evidently_check(work: Path, python: str) -> list[str]:
-    """Evidently in a venv of its own (it needs ``pandas<3``); the command of its probe."""
-    venv = work / "evidently"
-    run(["uv", "venv", "--quiet", "--python", python, str(venv)], work, timeout=600)
-    install = ["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-    run([*install, *EVIDENTLY], work, timeout=1800)
-    return [str(venv / "bin" / "python"), str(PROBES / "evidently_check.py")]
-
-
 @dataclass
 class ScaleOut:
     """One run's project, scratch directory and records; each part is a method."""
@@ -164,7 +155,11 @@ class ScaleOut:
         build = project.probe("drift.py", "profile", project.package, str(reference), profile)
         self.summary.add("profile (train stage)", run(build, project.path, timeout=600))
         ours = project.probe("drift.py", "check", project.package, profile)
-        theirs = [*evidently_check(work, project.bin("python")), str(reference)]
+        venv = work / "evidently"  # Evidently in a venv of its own: it needs pandas<3
+        run(["uv", "venv", "--quiet", "-p", project.bin("python"), str(venv)], work, timeout=600)
+        install = ["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+        run([*install, *EVIDENTLY], work, timeout=1800)
+        theirs = [str(venv / "bin" / "python"), str(PROBES / "evidently_check.py"), str(reference)]
         for label, size, batch in self.batches("current", sorted({*tried, rows})):
             commands = {"drift check": ([*ours, str(batch)], 1800.0)}
             if size in tried:

@@ -142,9 +142,6 @@ def summarise(summary: Summary, done: dict[str, list[dict[str, float]]]) -> None
     share = median(o["rps"] * f["wall_s"] for o, f in ours)
     of = f"ours req/s x the floor's seconds a call, concurrency {AT}, paired rounds; median"
     summary.ratio(f"floor_share_c{AT}", share, of=of, digits=4, target=">= 0.3")
-    share = median(f["cpu_s"] * 1e3 / o["cpu_ms_per_request"] for o, f in ours)
-    of = f"the floor's CPU a call / ours CPU a request, concurrency {AT}; median"
-    summary.ratio(f"floor_share_cpu_c{AT}", share, of=of, digits=4)
     wall = median(f["wall_s"] for f in floors)
     summary.details["floor"] = {"predict_wall_us": round(wall * 1e6, 1), "rate_per_s": 1 / wall}
 
