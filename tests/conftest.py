@@ -96,6 +96,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_logged(
+    args: list[str], cwd: Path, log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start a server in its own process group, its output in ``log``.
+
+    Stop it with :func:`stop_process_group`: servers fork (MLflow's workers, just's
+    recipes), and only the group reaches every process.
+    """
+    with log.open("w") as output:
+        return subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=subprocess_env(env or {}),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+
 def stop_process_group(process: subprocess.Popen[Any]) -> None:
     """Stop a server started with ``start_new_session=True``: its whole group, then reap it."""
     if process.poll() is None:

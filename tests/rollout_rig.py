@@ -39,8 +39,8 @@ from conftest import (
     free_port,
     git_commit_all,
     run,
+    start_logged,
     stop_process_group,
-    subprocess_env,
 )
 
 PROMETHEUS = shutil.which("prometheus")
@@ -99,6 +99,13 @@ class Rig:
         if info["stage"] != "staging":
             self.project.just("models", "promote", version, "staging", "canary candidate")
 
+    def rollout_under_traffic(self, version: str) -> subprocess.CompletedProcess[str]:
+        """`just rollout <version>` while :func:`traffic` splits requests; every answer a 200."""
+        with traffic(self, self.champion()) as statuses:
+            result = self.rollout(version)
+        assert set(statuses) == {200}, result.stdout + result.stderr
+        return result
+
     def events(self, version: str) -> list[dict[str, str]]:
         """What the rollout of ``version`` recorded, step by step."""
         path = self.project.path / "build" / "rollout" / f"{version}.json"
@@ -144,7 +151,8 @@ def serving_rig(
         for version in (stable, *canaries.values()):
             port = free_port()
             log = tmp / f"serve-{version}.log"
-            process = _start(["just", "serve", version], project.path, log, PORT=str(port))
+            serve = ["just", "serve", version]
+            process = start_logged(serve, project.path, log, {"PORT": str(port)})
             processes.append(process)
             servers[version] = f"http://127.0.0.1:{port}"
             _wait(f"{servers[version]}/ready", process, log)
@@ -225,19 +233,6 @@ def _wait(url: str, process: subprocess.Popen[str], log: Path) -> None:
     pytest.fail(f"{url} did not answer within {STARTUP_SECONDS} s")
 
 
-def _start(args: list[str], cwd: Path, log: Path, **env: str) -> subprocess.Popen[str]:
-    with log.open("w") as output:
-        return subprocess.Popen(
-            args,
-            cwd=cwd,
-            env=subprocess_env(env),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-
-
 def _start_prometheus(tmp: Path, targets: Iterable[str]) -> tuple[subprocess.Popen[str], str]:
     assert PROMETHEUS
     config = tmp / "prometheus.yml"
@@ -252,7 +247,7 @@ def _start_prometheus(tmp: Path, targets: Iterable[str]) -> tuple[subprocess.Pop
     )
     port = free_port()
     log = tmp / "prometheus.log"
-    process = _start(
+    process = start_logged(
         [
             PROMETHEUS,
             f"--config.file={config}",

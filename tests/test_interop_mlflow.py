@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import time
 import tomllib
 import urllib.error
@@ -29,7 +28,13 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import InstalledProject, free_port, run, stop_process_group, subprocess_env
+from conftest import (
+    InstalledProject,
+    free_port,
+    run,
+    start_logged,
+    stop_process_group,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -267,15 +272,7 @@ def _champion(model_name: str) -> str:
 def _server(args: list[str], cwd: Path, env: dict[str, str]) -> Iterator[Path]:
     """Run a server in its own process group; stop the group (MLflow forks) afterwards."""
     logs = cwd / f"server-{free_port()}.log"
-    with logs.open("w") as sink:
-        process = subprocess.Popen(
-            args,
-            cwd=cwd,
-            env=subprocess_env(env),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(args, cwd, logs, env)
     try:
         yield logs
     finally:
