@@ -10,15 +10,23 @@ Spark write one: every ``*.parquet`` file below it in name order, skipping
 names that start with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` files).
 """
 
+from __future__ import annotations
+
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataValidationError
-from .batch import ACCEPTED
+from .batch import ACCEPTED, feature_matrix
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv",)
@@ -62,18 +70,72 @@ class Partition:
         """
         if self.rows is not None:
             return self.rows
+        frame: pd.DataFrame = self._parquet_table().to_pandas()
+        return frame
+
+    def feature_matrix(self, features: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The partition's ``features`` as a checked float64 matrix (:func:`.batch.feature_matrix`).
+
+        A Parquet partition reads only those columns, and numbers go from Arrow
+        straight into the matrix: no DataFrame, about half the time of
+        :meth:`read` and no copy of the other columns. Anything that path does not
+        take (a missing feature, text, nulls, a non-finite value) goes through the
+        DataFrame checks, which name what is wrong. A partition with no rows but
+        every feature (Spark writes such files) gives a matrix of no rows.
+
+        Raises:
+            DataValidationError: the file is not readable Parquet, or a feature is
+                missing, non-numeric, null or infinite.
+        """
+        if self.rows is not None:
+            return feature_matrix(self.rows, features)
+        table = self._parquet_table(features)
+        if table.num_rows == 0 and set(features) <= set(table.column_names):
+            return np.empty((0, len(features)))
+        matrix = _numeric_matrix(table, features)
+        return matrix if matrix is not None else feature_matrix(table.to_pandas(), features)
+
+    def _parquet_table(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The partition's row groups as an Arrow table (only ``columns`` the file has, if given).
+
+        Raises:
+            DataValidationError: the file is not readable as Parquet; the partition is named.
+        """
         import pyarrow.parquet as pq  # noqa: PLC0415 - the lifecycle extra's reader
 
         try:
             parquet = pq.ParquetFile(self.source)
+            present = parquet.schema_arrow.names
+            names = None if columns is None else [name for name in columns if name in present]
             groups = self.row_groups
-            table = parquet.read() if groups is None else parquet.read_row_groups(list(groups))
+            if groups is None:
+                return parquet.read(columns=names)
+            return parquet.read_row_groups(list(groups), columns=names)
         except (OSError, ValueError) as exc:
             raise DataValidationError(
                 f"{self.describe()}: not readable as Parquet ({_first_line(exc)})"
             ) from None
-        frame: pd.DataFrame = table.to_pandas()
-        return frame
+
+
+def _numeric_matrix(table: pa.Table, features: Sequence[str]) -> npt.NDArray[np.float64] | None:
+    """``features`` of ``table`` as a float64 matrix if all are finite numbers, else ``None``.
+
+    Column-major, as a DataFrame's values are, so that a model sees the same
+    memory layout (and gives the same last bits) as on the DataFrame path.
+    """
+    from pyarrow import types  # noqa: PLC0415 - the lifecycle extra's reader
+
+    names = table.column_names
+    if not set(features) <= set(names) or len(set(names)) != len(names):
+        return None
+    matrix = np.empty((table.num_rows, len(features)), dtype=np.float64, order="F")
+    for index, name in enumerate(features):
+        column = table.column(name)
+        number = types.is_integer(column.type) or types.is_floating(column.type)
+        if column.null_count or not number:
+            return None
+        matrix[:, index] = column.to_numpy()
+    return matrix if np.isfinite(matrix).all() else None
 
 
 def partitions(path: Path, rows_per_partition: int) -> Iterator[Partition]:
