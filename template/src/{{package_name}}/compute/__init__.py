@@ -7,6 +7,6 @@ functions on the same inputs with one BLAS thread each, so what they return
 is identical; only where and how fast differ. :func:`open_backend` picks one.
 """
 
-from .backend import ComputeBackend, ComputeError, open_backend
+from .backend import ComputeBackend, ComputeError, open_backend, warm_up
 
-__all__ = ["ComputeBackend", "ComputeError", "open_backend"]
+__all__ = ["ComputeBackend", "ComputeError", "open_backend", "warm_up"]

@@ -9,6 +9,7 @@ workers start quickly and inherit none of this process's threads or state.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle  # nosec B403 - writes a stash for this package's own workers
 import tempfile
@@ -50,7 +51,8 @@ class LocalBackend(ComputeBackend):
                 done.set_exception(exc)
             return done
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context(function))
+            context = _context(function.__module__)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool.submit(single_threaded, function, item, shared)
 
     def _share(self, value: object) -> object:
@@ -81,10 +83,16 @@ class LocalBackend(ComputeBackend):
             self._pool = None
 
 
-def _context(function: Callable[..., object]) -> multiprocessing.context.BaseContext:
-    """A fork server that has imported the task's module, where the platform has one."""
+def start_fork_server(module: str) -> None:
+    """Start the fork server, importing ``module``, and return at once (see ``warm_up``)."""
+    if _context(module).get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
+
+
+def _context(module: str) -> multiprocessing.context.BaseContext:
+    """A fork server that has imported ``module``, where the platform has one."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([function.__module__])
+    context.set_forkserver_preload([module])
     return context

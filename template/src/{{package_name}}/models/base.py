@@ -131,13 +131,24 @@ class SklearnClassifierStrategy(SklearnStrategy):
         estimator = self._fitted()
         return np.asarray(estimator.predict_proba(features[self._features]), dtype=np.float64)
 
-    def predict_proba_matrix(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """:meth:`predict_proba` for rows given as a matrix in :attr:`feature_names` order.
+    def predict_with_proba_matrix(
+        self, values: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
+        """Labels and class probabilities for rows as a matrix in :attr:`feature_names` order.
 
         Batch scoring's fast path, used where :meth:`predict_matrix` was checked to
-        agree with :meth:`predict` for this model.
+        agree with :meth:`predict` for this model. A pipeline's ``predict`` and
+        ``predict_proba`` would each run every row through its transformers (for
+        the default model, scaling is most of the time); here they run once and
+        the final estimator gets what the pipeline's own methods would give it.
         """
-        return np.asarray(self._fitted().predict_proba(values), dtype=np.float64)
+        from sklearn.pipeline import Pipeline  # noqa: PLC0415 - loaded with the model
+
+        estimator = self._fitted()
+        if isinstance(estimator, Pipeline):
+            values, estimator = estimator[:-1].transform(values), estimator[-1]
+        labels = np.asarray(estimator.predict(values))
+        return labels, np.asarray(estimator.predict_proba(values), dtype=np.float64)
 
     @property
     def classes(self) -> list[Any]:

@@ -49,6 +49,9 @@ def add_score_commands(commands: Subcommands, handlers: MutableMapping[str, Hand
 
 
 def _score(args: argparse.Namespace, params: Params, paths: ProjectPaths) -> int:
+    from ..compute import warm_up  # noqa: PLC0415
+
+    warm_up(params.compute, f"{__package__}.task")  # the workers load while this process does
     from .batch import score_batch  # noqa: PLC0415 - pandas, pyarrow and MLflow load here
 
     summary = score_batch(

@@ -110,8 +110,7 @@ def _scored_table(
 
     count = len(matrix)
     with config_context(assume_finite=True):
-        predictions = predictor.predict_array(matrix)
-        probabilities = _probabilities(predictor, matrix)
+        predictions, probabilities = _predictions(predictor, matrix)
     columns: dict[str, Any] = {
         SOURCE: _constant(partition.name, count),
         ROW: pa.array(np.arange(partition.first_row, partition.first_row + count)),
@@ -127,27 +126,34 @@ def _constant(text: str, count: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, dtype=np.int32)), [text])
 
 
-def _probabilities(predictor: Predictor, matrix: npt.NDArray[np.float64]) -> dict[str, pa.Array]:
-    """``probability_<class>`` per class, when the model is a classifier that offers them.
+def _predictions(
+    predictor: Predictor, matrix: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[Any], dict[str, pa.Array]]:
+    """The predictions, and a classifier's ``probability_<class>`` column per class.
 
-    The matrix goes to the estimator as it is where the predictor checked that path
-    agrees with the DataFrame one (training column order); otherwise as a DataFrame.
+    Where the predictor checked that the matrix path agrees with the DataFrame
+    one (training column order), a classifier gives both from one pass;
+    otherwise the probabilities come from a DataFrame.
+
+    Raises:
+        DataValidationError: the model cannot score the rows.
     """
     adapter = predictor.model.adapter
     strategy = adapter.strategy
     if not isinstance(strategy, SklearnClassifierStrategy):
-        return {}
+        return predictor.predict_array(matrix), {}
     try:
         if predictor.matrix_predict is not None:
-            probabilities = strategy.predict_proba_matrix(matrix)
+            predictions, probabilities = strategy.predict_with_proba_matrix(matrix)
         else:
+            predictions = predictor.predict_array(matrix)
             frame = pd.DataFrame(matrix, columns=predictor.columns)
             probabilities = strategy.predict_proba(frame[adapter.feature_names])
     except (ValueError, TypeError) as exc:
         raise DataValidationError(
             f"The model cannot score these rows: {str(exc).splitlines()[0][:200]}"
         ) from None
-    return {
+    return predictions, {
         f"{PROBABILITY_PREFIX}{label}": pa.array(probabilities[:, column])
         for column, label in enumerate(strategy.classes)
     }
