@@ -18,14 +18,8 @@ from typing import Protocol
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-import yaml
-
 from .local_reader import LocalRegistryReader
 from .provenance import BYTECODE_CACHE
-
-#: What MLflow writes beside the files of a registered version it downloads (model name and
-#: version, as YAML); the digests recorded at registration cover it, so a copy writes it too.
-REGISTERED_MODEL_META = "registered_model_meta"
 
 
 class ArtifactUnavailableError(Exception):
@@ -61,12 +55,7 @@ class LocalArtifacts:
             folder = None
         if folder is None:
             return self.fallback().download_model(number, destination)
-        _copy(folder, destination)
-        if (destination / "MLmodel").is_file():
-            meta = {"model_name": self.reader.name, "model_version": number}
-            text = yaml.safe_dump(meta, default_flow_style=False, allow_unicode=True)
-            (destination / REGISTERED_MODEL_META).write_text(text, encoding="utf-8")
-        return destination
+        return _copy(folder, destination)
 
     def download_run_artifacts(self, run_id: str, path: str, destination: Path) -> Path:
         """Copy ``path`` of a run's artifacts to ``destination / path``, as MLflow does."""

@@ -90,7 +90,7 @@ def download_verified(source: ArtifactSource, record: VersionRecord, destination
             f"Model files of {record.semver} are missing from the artifact store "
             f"({str(exc).splitlines()[0][:160]}); restore the store or register the model again."
         ) from None
-    provenance.discard_bytecode_caches(local)
+    provenance.discard_derived_files(local)
     provenance.verify(local, expected)
     return local
 

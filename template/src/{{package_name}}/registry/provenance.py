@@ -22,26 +22,38 @@ BUNDLE_MODEL_DIR = "model"
 #: model straight from a local artifact store (stock ``mlflow.pyfunc.load_model``) leaves
 #: one beside the model's code: derived files, not model files.
 BYTECODE_CACHE = "__pycache__"
+#: What MLflow's client wrote beside the files of a registered version it downloaded (the
+#: model's name and version), up to MLflow 3.17; a client loading straight from a local
+#: store even wrote it into the store. It names the download, not the logged model: no
+#: digest covers it, a check ignores it, and a verified bundle leaves it out, so that
+#: versions registered under any MLflow release check and export alike.
+DOWNLOAD_METADATA = "registered_model_meta"
 
 
 def artifact_digests(model_dir: Path) -> dict[str, str]:
-    """SHA-256 of every model file under ``model_dir`` (bytecode caches aside), by POSIX path."""
+    """SHA-256 of every model file under ``model_dir``, by POSIX path.
+
+    Bytecode caches and MLflow's download metadata are not model files.
+    """
     return {
-        path.relative_to(model_dir).as_posix(): sha256_file(path)
+        name: sha256_file(path)
         for path in sorted(model_dir.rglob("*"))
-        if path.is_file() and BYTECODE_CACHE not in path.relative_to(model_dir).parts
+        if path.is_file()
+        and BYTECODE_CACHE not in path.relative_to(model_dir).parts
+        and (name := path.relative_to(model_dir).as_posix()) != DOWNLOAD_METADATA
     }
 
 
-def discard_bytecode_caches(model_dir: Path) -> None:
-    """Delete bytecode caches from a downloaded copy before it is checked or loaded.
+def discard_derived_files(model_dir: Path) -> None:
+    """Delete what no digest covers from a downloaded copy before it is checked or loaded.
 
-    They are not covered by the digests, so none may be imported in their sources'
-    place: loading a model puts its ``code/`` on ``sys.path``.
+    Bytecode caches must not be imported in their sources' place (loading a model
+    puts its ``code/`` on ``sys.path``); MLflow's download metadata differs by release.
     """
     for cache in sorted(model_dir.rglob(BYTECODE_CACHE), reverse=True):
         if cache.is_dir() and not cache.is_symlink():
             shutil.rmtree(cache)
+    (model_dir / DOWNLOAD_METADATA).unlink(missing_ok=True)
 
 
 def build(
@@ -75,7 +87,9 @@ def verify(model_dir: Path, provenance: Mapping[str, Any]) -> None:
     Raises:
         ProvenanceError: a file is missing, extra, or its digest differs.
     """
-    expected: Mapping[str, str] = provenance.get("artifacts", {})
+    recorded: Mapping[str, str] = provenance.get("artifacts", {})
+    # Versions registered under MLflow 3.17 or earlier recorded the download metadata too.
+    expected = {name: digest for name, digest in recorded.items() if name != DOWNLOAD_METADATA}
     actual = artifact_digests(model_dir)
     problems = [f"{name} is missing" for name in sorted(set(expected) - set(actual))]
     problems += [f"{name} is not in provenance" for name in sorted(set(actual) - set(expected))]
